@@ -1,0 +1,83 @@
+// ESLint flat config: the recommended JS and typescript-eslint rules, plus the few type-aware rules the
+// style guide asks for (type-only imports, no forgotten or misused promises). Formatting is prettier's job,
+// so there are no stylistic rules here.
+'use strict';
+
+const js = require('@eslint/js');
+const { defineConfig, globalIgnores } = require('eslint/config');
+const tseslint = require('typescript-eslint');
+
+// Node's CommonJS globals for the few plain .js files (there is no `globals` package installed).
+const nodeGlobals = {
+  require: 'readonly',
+  module: 'writable',
+  exports: 'writable',
+  __dirname: 'readonly',
+  __filename: 'readonly',
+  process: 'readonly',
+  console: 'readonly',
+  Buffer: 'readonly',
+  setTimeout: 'readonly',
+  clearTimeout: 'readonly',
+  setInterval: 'readonly',
+  clearInterval: 'readonly',
+  setImmediate: 'readonly',
+  URL: 'readonly',
+};
+
+const unusedVars = [
+  'error',
+  {
+    args: 'after-used',
+    argsIgnorePattern: '^_',
+    varsIgnorePattern: '^_',
+    caughtErrorsIgnorePattern: '^_',
+    destructuredArrayIgnorePattern: '^_',
+    ignoreRestSiblings: true,
+  },
+];
+
+module.exports = defineConfig([
+  globalIgnores([
+    'dist/',
+    'node_modules/',
+    '.cache/',
+    '.run/',
+    'models/',
+    'bin/',
+    'deploy/',
+    'coverage/',
+    'test-artifacts/',
+  ]),
+
+  js.configs.recommended,
+  tseslint.configs.recommended,
+
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        // Type information from the nearest tsconfig.json (src, test and scripts are all in it).
+        projectService: true,
+        tsconfigRootDir: __dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': unusedVars,
+    },
+  },
+
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: nodeGlobals },
+    rules: {
+      // CommonJS files load modules with require().
+      '@typescript-eslint/no-require-imports': 'off',
+      'no-unused-vars': 'off',
+      '@typescript-eslint/no-unused-vars': unusedVars,
+    },
+  },
+]);

@@ -1,0 +1,125 @@
+import { Redis } from 'ioredis';
+import type { SessionStore } from '../contract';
+import type { Settings } from '../config/schema';
+import { RiskStreamError } from '../errors';
+import { FEATURE_NAMES, FEATURE_VERSION } from '../features/extract';
+import { createActionDecoder } from '../ingest/decode';
+import { loadSchemaRegistry } from '../ingest/schemas';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics/metrics';
+import { defaultModelsDir } from '../model/registry';
+import { loadScorer, type Scorer } from '../model/scorer';
+import { initBackend } from '../model/backend';
+import { createPipeline, type ProcessBatch } from '../pipeline/process';
+import { MemorySessionStore } from '../state/memory';
+import { RedisSessionStore } from '../state/redis';
+
+/** Loads the model named in the settings on the configured backend, or fails start-up saying why. */
+export async function buildModel(settings: Settings, log: Logger, metrics?: Metrics): Promise<Scorer> {
+  const backend = await initBackend(settings.model.backend, log);
+  for (const t of backend.tried)
+    log.info({ backend: t.name, error: t.error }, 'inference backend not available');
+  const scorer = await loadScorer({
+    modelsDir: settings.model.dir ?? defaultModelsDir(),
+    name: settings.model.name,
+    ...(settings.model.version ? { version: settings.model.version } : {}),
+    expectedFeatureVersion: FEATURE_VERSION,
+    expectedFeatureNames: FEATURE_NAMES,
+  });
+  log.info(
+    {
+      model: scorer.name,
+      version: scorer.version,
+      featureVersion: scorer.featureVersion,
+      backend: scorer.backend,
+    },
+    'model loaded',
+  );
+  metrics?.modelInfo.set(
+    {
+      name: scorer.name,
+      version: scorer.version,
+      feature_version: String(scorer.featureVersion),
+      backend: scorer.backend,
+    },
+    1,
+  );
+  return scorer;
+}
+
+/**
+ * Connects to Redis and checks it answers, failing start-up with the URL (password masked) and the
+ * reason, instead of retrying forever in the background.
+ */
+export async function connectRedis(url: string, log: Logger): Promise<Redis> {
+  const masked = url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@');
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: false,
+    connectTimeout: 5000,
+    commandTimeout: 10_000,
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+  });
+  client.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new RiskStreamError(
+      'STORE_UNAVAILABLE',
+      `cannot reach Redis at ${masked} (redis.url): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return client;
+}
+
+export function buildRedisStore(client: Redis, settings: Settings, metrics?: Metrics): SessionStore {
+  return new RedisSessionStore(client, {
+    prefix: settings.redis.keyPrefix,
+    idleTtlMs: settings.redis.idleTtl,
+    dedupeCap: settings.redis.dedupeCap,
+    maxDistinct: settings.redis.maxDistinct,
+    maxRing: settings.redis.maxRing,
+    onRoundTrip: (ms) => metrics?.redisRoundTrip.observe(ms / 1000),
+  });
+}
+
+export function buildMemoryStore(settings: Settings, now?: () => number): MemorySessionStore {
+  return new MemorySessionStore({
+    idleTtlMs: settings.redis.idleTtl,
+    dedupeCap: settings.redis.dedupeCap,
+    maxDistinct: settings.redis.maxDistinct,
+    maxRing: settings.redis.maxRing,
+    ...(now ? { now } : {}),
+  });
+}
+
+export function buildPipeline(opts: {
+  settings: Settings;
+  store: SessionStore;
+  model: () => Scorer;
+  format: 'auto' | 'avro' | 'confluent' | 'json';
+  allowJson: boolean;
+  metrics?: Metrics;
+}): ProcessBatch {
+  const { settings } = opts;
+  const decoder = createActionDecoder({
+    format: opts.format,
+    allowJson: opts.allowJson,
+    registry: loadSchemaRegistry(),
+    maxRecordBytes: settings.input.maxRecordBytes,
+    limits: { maxFutureMs: settings.input.maxFuture, maxPastMs: settings.input.maxPast },
+  });
+  return createPipeline({
+    decode: decoder,
+    store: opts.store,
+    model: opts.model,
+    policy: settings.policy,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+  });
+}

@@ -1,0 +1,278 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadSettings } from '../config/load';
+import { parseDuration, type Settings } from '../config/schema';
+import { RiskStreamError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { packageVersion } from '../paths';
+import { activeVersion, defaultModelsDir, listVersions, setActive } from '../model/registry';
+import { runDemo } from './demo';
+import { replay } from './replay';
+import { runEngine } from './run';
+import { runSimulate } from './simulate';
+import { train } from './train';
+
+const intArg = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+  return n;
+};
+const fractionArg = (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
+};
+const durationArg = (v: string) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration like 30s, 5m or 1h');
+  return ms;
+};
+
+interface Global {
+  config?: string;
+  logLevel?: string;
+}
+
+/** Settings from defaults < config file < environment < these flag overrides. */
+function settingsFor(
+  cmd: Command,
+  overrides: Record<string, Record<string, unknown>> = {},
+): { settings: Settings; log: Logger } {
+  const g = cmd.optsWithGlobals<Global>();
+  const file = g.config ?? process.env.RISK_STREAM_CONFIG;
+  const settings = loadSettings({
+    ...(file ? { file } : {}),
+    env: process.env,
+    overrides: { ...overrides, ...(g.logLevel ? { log: { level: g.logLevel } } : {}) },
+  });
+  return { settings, log: createLogger(settings.log.level) };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('risk-stream')
+    .description(
+      'Real-time risk scoring for authenticated sessions: session actions in, ALLOW/STEP_UP/BLOCK_ACTION/TERMINATE out',
+    )
+    .version(packageVersion())
+    .option('-c, --config <file>', 'JSON config file (env RISK_STREAM_CONFIG)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('the streaming engine: consume the actions topic, decide, produce decisions (Kafka + Redis)')
+    .option('--brokers <list>', 'Kafka bootstrap brokers (kafka.brokers)')
+    .option('--redis-url <url>', 'Redis URL (redis.url)')
+    .option('--port <n>', 'HTTP port for /metrics, /healthz, /readyz (http.port)', intArg(0))
+    .action(async (o: { brokers?: string; redisUrl?: string; port?: number }, cmd: Command) => {
+      const { settings, log } = settingsFor(cmd, {
+        kafka: { brokers: o.brokers },
+        redis: { url: o.redisUrl },
+        http: { port: o.port },
+      });
+      await runEngine(settings, log);
+    });
+
+  program
+    .command('replay')
+    .description(
+      'backtest: SessionAction JSON Lines in, Decision JSON Lines out, with the streaming pipeline',
+    )
+    .requiredOption('-i, --input <file>', 'SessionAction JSON Lines')
+    .requiredOption('-o, --output <file>', 'Decision JSON Lines (one per valid input line, ALLOW included)')
+    .requiredOption('-d, --dead-letter <file>', 'invalid lines with their line number and reason')
+    .option('--redis <url>', 'keep session windows in Redis instead of memory')
+    .option('--batch-size <n>', 'lines per pipeline batch', intArg(1), 1000)
+    .option('--json', 'print the summary as JSON')
+    .action(
+      async (
+        o: {
+          input: string;
+          output: string;
+          deadLetter: string;
+          redis?: string;
+          batchSize: number;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd);
+        const s = await replay(settings, log, { ...o });
+        if (o.json) {
+          process.stdout.write(JSON.stringify(s) + '\n');
+          return;
+        }
+        const d = s.decisions;
+        process.stdout.write(
+          [
+            `replayed ${s.events} lines in ${s.seconds.toFixed(2)}s (${Math.round(s.eventsPerSecond)} events/s), model ${s.model} on ${s.backend}`,
+            `decisions: ALLOW ${d.ALLOW}  STEP_UP ${d.STEP_UP}  BLOCK_ACTION ${d.BLOCK_ACTION}  TERMINATE ${d.TERMINATE}`,
+            `dead letters: ${s.deadLetters}   duplicate events: ${s.duplicates}`,
+            `decisions -> ${o.output}   dead letters -> ${o.deadLetter}`,
+            '',
+          ].join('\n'),
+        );
+      },
+    );
+
+  program
+    .command('demo')
+    .description(
+      'the embedded demo: simulated traffic through the whole pipeline in one process, no Kafka or Redis',
+    )
+    .option('--duration <d>', 'stop after this long (e.g. 30s); default: until Ctrl-C', durationArg)
+    .option('--rate <n>', 'simulated events per second', intArg(1), 300)
+    .option('--attack-rate <f>', 'share of sessions that are token replays', fractionArg, 0.1)
+    .option('--seed <n>', 'simulator seed', intArg(0), 7)
+    .option(
+      '--backlog <n>',
+      'sessions of simulated history (the last 2 hours) to process first',
+      intArg(0),
+      300,
+    )
+    .option('--port <n>', 'HTTP port for /metrics and /healthz', intArg(0))
+    .option('--no-view', 'no live view')
+    .action(
+      async (
+        o: {
+          duration?: number;
+          rate: number;
+          attackRate: number;
+          seed: number;
+          backlog: number;
+          port?: number;
+          view: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd, { http: { port: o.port } });
+        await runDemo(settings, log, {
+          ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
+          rate: o.rate,
+          attackRate: o.attackRate,
+          seed: o.seed,
+          backlogSessions: o.backlog,
+          view: o.view,
+          out: process.stdout,
+        });
+      },
+    );
+
+  program
+    .command('simulate')
+    .description('labelled session traffic (benign and token replay) as JSON Lines, or live to Kafka')
+    .option('--sessions <n>', 'sessions to generate', intArg(1), 1000)
+    .option('--seed <n>', 'seed (same seed, same traffic)', intArg(0), 42)
+    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.1)
+    .option('-o, --out <file>', 'SessionAction JSON Lines', 'events.jsonl')
+    .option('--labels <file>', 'labels side file (event_id, label, scenario)')
+    .option('--start <iso>', 'start of the traffic (default: one day ago)')
+    .option('--span <d>', 'sessions start spread over this span', durationArg, 3_600_000)
+    .option('--to-kafka', 'produce live to the actions topic instead of writing files')
+    .option('--rate <n>', 'with --to-kafka: events per second', intArg(1), 200)
+    .option('--limit <n>', 'with --to-kafka: stop after this many events', intArg(1))
+    .addOption(
+      new Option('--format <f>', 'with --to-kafka: wire format')
+        .choices(['avro', 'confluent', 'json'])
+        .default('avro'),
+    )
+    .action(
+      async (
+        o: {
+          sessions: number;
+          seed: number;
+          attackRate: number;
+          out: string;
+          labels?: string;
+          start?: string;
+          span: number;
+          toKafka?: boolean;
+          rate: number;
+          limit?: number;
+          format: 'avro' | 'confluent' | 'json';
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd);
+        const start = o.start ? Date.parse(o.start) : Date.now() - 86_400_000;
+        if (Number.isNaN(start)) throw new InvalidArgumentError(`--start: not a date: ${o.start}`);
+        const r = await runSimulate(settings, log, {
+          ...o,
+          start,
+          spanMs: o.span,
+          toKafka: o.toKafka ?? false,
+        });
+        if (!o.toKafka)
+          process.stdout.write(
+            `wrote ${r.events} events to ${o.out}${o.labels ? `, labels to ${o.labels}` : ''}\n`,
+          );
+      },
+    );
+
+  program
+    .command('train')
+    .description('train a model on simulated labelled traffic, featurized by the engine itself')
+    .option('--sessions <n>', 'simulated sessions', intArg(100), 8000)
+    .option('--seed <n>', 'seed', intArg(0), 1)
+    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
+    .requiredOption('--model-version <v>', 'model version to write, e.g. 1.1.0')
+    .option('--epochs <n>', 'maximum epochs (early stopping may end sooner)', intArg(1))
+    .option('--activate', 'make it the active version')
+    .action(
+      async (
+        o: {
+          sessions: number;
+          seed: number;
+          attackRate: number;
+          modelVersion: string;
+          epochs?: number;
+          activate?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd);
+        const r = await train(settings, log, {
+          ...o,
+          version: o.modelVersion,
+          activate: o.activate ?? false,
+        });
+        process.stdout.write(`model written to ${r.dir}\n${JSON.stringify(r.metrics, null, 2)}\n`);
+      },
+    );
+
+  const models = program.command('models').description('the model registry (models/<name>/<version>/)');
+  models
+    .command('list')
+    .description('versions of the configured model; * marks the active one')
+    .action((_o: unknown, cmd: Command) => {
+      const { settings } = settingsFor(cmd);
+      const dir = settings.model.dir ?? defaultModelsDir();
+      const active = activeVersion(dir, settings.model.name);
+      for (const v of listVersions(dir, settings.model.name))
+        process.stdout.write(`${v === active ? '*' : ' '} ${settings.model.name} ${v}\n`);
+    });
+  models
+    .command('promote <version>')
+    .description('make <version> the active model')
+    .action((version: string, _o: unknown, cmd: Command) => {
+      const { settings } = settingsFor(cmd);
+      setActive(settings.model.dir ?? defaultModelsDir(), settings.model.name, version);
+      process.stdout.write(`${settings.model.name} ${version} is now active\n`);
+    });
+
+  return program;
+}
+
+/** Entry point (bin/risk-stream.js). The only place that turns errors into exit codes. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    // Exit now: a failed start-up may leave a client or a timer behind that would keep us alive.
+    if (err instanceof RiskStreamError) {
+      process.stderr.write(`risk-stream: ${err.message}\n`);
+      process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
+    }
+    process.stderr.write(`risk-stream: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,197 @@
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
+import type { Settings } from '../config/schema';
+import { KafkaSink } from '../emit/kafka';
+import { RiskStreamError } from '../errors';
+import { buildServer } from '../http/server';
+import { startKafkaEngine } from '../ingest/kafka';
+import type { Logger } from '../log';
+import { createMetrics, type Metrics } from '../metrics/metrics';
+import type { FastifyInstance } from 'fastify';
+import { createBatchHandler } from '../pipeline/handler';
+import { buildModel, buildPipeline, buildRedisStore, connectRedis } from './context';
+
+/** kafkajs logs through our logger, one level quieter (its INFO is chatty). */
+function kafkaLogCreator(log: Logger): logCreator {
+  return () =>
+    ({ level, log: entry }) => {
+      const { message, ...rest } = entry;
+      const fields = { kafka: rest.logger ?? 'kafkajs', broker: rest.broker, error: rest.error };
+      if (level === KafkaLogLevel.ERROR) log.error(fields, message);
+      else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
+      else log.debug(fields, message);
+    };
+}
+
+export function createKafka(settings: Settings, log: Logger): Kafka {
+  return new Kafka({
+    clientId: settings.kafka.clientId,
+    brokers: settings.kafka.brokers,
+    connectionTimeout: settings.kafka.connectionTimeout,
+    logCreator: kafkaLogCreator(log),
+    retry: { initialRetryTime: 200, retries: 8 },
+  });
+}
+
+/** Fails start-up when the input topic is missing; creates missing output topics. */
+async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    if (!existing.has(settings.kafka.actionsTopic)) {
+      throw new RiskStreamError(
+        'CONFIG_INVALID',
+        `input topic "${settings.kafka.actionsTopic}" does not exist on ${settings.kafka.brokers.join(',')} (kafka.actionsTopic)`,
+      );
+    }
+    const missing = [settings.kafka.decisionsTopic, settings.kafka.deadLetterTopic].filter(
+      (t) => !existing.has(t),
+    );
+    if (missing.length > 0) {
+      log.info({ topics: missing }, 'creating missing output topics');
+      await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+    }
+  } catch (err) {
+    if (err instanceof RiskStreamError) throw err;
+    throw new RiskStreamError(
+      'KAFKA_UNAVAILABLE',
+      `cannot reach Kafka at ${settings.kafka.brokers.join(',')} (kafka.brokers): ${(err as Error).message}`,
+      { cause: err },
+    );
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export interface RunningEngine {
+  metrics: Metrics;
+  /** The HTTP server (listening when http.enabled). */
+  server: FastifyInstance;
+  /** Finishes the chunk in flight, commits, closes every client. */
+  stop(): Promise<void>;
+}
+
+/** Starts the streaming engine; everything it needs is created here from the settings. */
+export async function startEngine(settings: Settings, log: Logger): Promise<RunningEngine> {
+  // Everything opened so far, closed in reverse if start-up fails half way or on stop().
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    for (const c of cleanups.splice(0)) {
+      try {
+        await c();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error while closing');
+      }
+    }
+  };
+  try {
+    const metrics = createMetrics();
+    const scorer = await buildModel(settings, log, metrics);
+    cleanups.unshift(() => scorer.dispose());
+    const kafka = createKafka(settings, log);
+    await checkTopics(kafka, settings, log);
+    const redis = await connectRedis(settings.redis.url, log);
+    cleanups.unshift(() => redis.disconnect());
+    const store = buildRedisStore(redis, settings, metrics);
+
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 5 },
+    });
+    await producer.connect();
+    const sink = new KafkaSink(producer, {
+      decisionsTopic: settings.kafka.decisionsTopic,
+      deadLetterTopic: settings.kafka.deadLetterTopic,
+      format: settings.kafka.outputFormat,
+      decisionSchemaId: 2,
+      deadLetterSchemaId: 3,
+    });
+    cleanups.unshift(() => sink.close());
+    const handle = createBatchHandler({
+      process: buildPipeline({
+        settings,
+        store,
+        model: () => scorer,
+        format: settings.kafka.inputFormat,
+        allowJson: settings.kafka.allowJson || settings.kafka.inputFormat === 'json',
+        metrics,
+      }),
+      sink,
+      emitAllow: settings.kafka.emitAllow,
+      metrics,
+      source: 'kafka',
+    });
+
+    let kafkaHealthy = true;
+    const engine = await startKafkaEngine({
+      kafka,
+      groupId: settings.kafka.groupId,
+      topic: settings.kafka.actionsTopic,
+      fromBeginning: settings.kafka.fromBeginning,
+      sessionTimeoutMs: settings.kafka.sessionTimeout,
+      maxBytesPerPartition: settings.kafka.maxBytesPerPartition,
+      partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
+      chunkSize: 2000,
+      handle,
+      metrics,
+      log,
+      onHealth: (healthy, why) => {
+        kafkaHealthy = healthy;
+        if (!healthy) log.warn({ why }, 'engine not making progress');
+      },
+    });
+    // The consumer stops first: it finishes the chunk in flight, which still needs the sink and Redis.
+    cleanups.unshift(() => engine.stop());
+
+    const server = buildServer({
+      registry: metrics.registry,
+      readiness: [
+        { name: 'kafka', check: () => engine.joined() && kafkaHealthy },
+        { name: 'redis', check: () => store.ping() },
+        { name: 'model', check: () => scorer.version.length > 0 },
+      ],
+      info: () => ({ model: scorer.version, backend: scorer.backend }),
+      onReady: (ready) => metrics.ready.set(ready ? 1 : 0),
+    });
+    cleanups.splice(1, 0, () => server.close());
+    if (settings.http.enabled) {
+      await server.listen({ host: settings.http.host, port: settings.http.port });
+      log.info(
+        { url: `http://${settings.http.host}:${settings.http.port}` },
+        'serving /metrics /healthz /readyz',
+      );
+    }
+    log.info({ topic: settings.kafka.actionsTopic, group: settings.kafka.groupId }, 'engine running');
+    return { metrics, server, stop: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** `risk-stream run`: runs until SIGTERM/SIGINT, then shuts down within the grace period. */
+export async function runEngine(
+  settings: Settings,
+  log: Logger,
+  opts: { graceMs?: number } = {},
+): Promise<void> {
+  const engine = await startEngine(settings, log);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down: finishing the batch in flight');
+      resolve();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  const graceMs = opts.graceMs ?? 30_000;
+  const timer = setTimeout(() => {
+    log.error({ graceMs }, 'shutdown grace period exceeded: exiting');
+    process.exit(1);
+  }, graceMs);
+  timer.unref();
+  await engine.stop();
+  clearTimeout(timer);
+  log.info('stopped');
+}

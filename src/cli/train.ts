@@ -1,0 +1,72 @@
+import type { SessionAction } from '../contract';
+import type { Settings } from '../config/schema';
+import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION, extractBatch } from '../features/extract';
+import type { Logger } from '../log';
+import { initBackend } from '../model/backend';
+import { defaultModelsDir } from '../model/registry';
+import { trainModel } from '../model/train';
+import { simulate } from '../sim/generate';
+import { toActionInput } from '../state/input';
+import { buildMemoryStore } from './context';
+
+export interface TrainOptions {
+  sessions: number;
+  seed: number;
+  attackRate: number;
+  version: string;
+  activate: boolean;
+  epochs?: number;
+}
+
+/**
+ * Feature rows for labelled events, computed by the engine's own stages (memory store + feature
+ * extraction) in event-time order, so training sees exactly what the engine will see.
+ */
+export async function featurize(settings: Settings, events: readonly SessionAction[]): Promise<Float32Array> {
+  let clock = 0;
+  const store = buildMemoryStore(settings, () => clock);
+  const x = new Float32Array(events.length * FEATURE_COUNT);
+  const BATCH = 2000;
+  for (let i = 0; i < events.length; i += BATCH) {
+    const slice = events.slice(i, i + BATCH);
+    clock = slice[slice.length - 1]!.ts;
+    const views = await store.applyBatch(slice.map(toActionInput));
+    x.set(extractBatch(slice.map((action, k) => ({ action, view: views[k]! }))), i * FEATURE_COUNT);
+  }
+  await store.close();
+  return x;
+}
+
+/** `risk-stream train`: simulate labelled traffic, featurize it with the engine's code, train, save. */
+export async function train(settings: Settings, log: Logger, opts: TrainOptions) {
+  const backend = await initBackend(settings.model.backend, log);
+  log.info({ backend: backend.name }, 'training backend');
+  const start = Date.UTC(2026, 0, 5, 8, 0, 0);
+  const { events, labels } = simulate({
+    seed: opts.seed,
+    sessions: opts.sessions,
+    attackRate: opts.attackRate,
+    start,
+    spanMs: 8 * 3_600_000,
+  });
+  log.info({ events: events.length, sessions: opts.sessions }, 'simulated labelled traffic');
+  const x = await featurize(settings, events);
+  const y = Uint8Array.from(labels, (l) => l.label);
+  const groups = events.map((e) => e.session_id);
+  const result = await trainModel({
+    x,
+    y,
+    groups,
+    featureNames: [...FEATURE_NAMES],
+    featureVersion: FEATURE_VERSION,
+    name: settings.model.name,
+    version: opts.version,
+    modelsDir: settings.model.dir ?? defaultModelsDir(),
+    seed: opts.seed,
+    ...(opts.epochs ? { epochs: opts.epochs } : {}),
+    data: `risk-stream simulate --sessions ${opts.sessions} --seed ${opts.seed} --attack-rate ${opts.attackRate} (${events.length} events)`,
+    activate: opts.activate,
+    log,
+  });
+  return result;
+}

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { RiskStreamError } from '../errors';
+import { settingsSchema, type Settings } from './schema';
+
+export const ENV_PREFIX = 'RISK_STREAM_';
+
+/** `kafka.actionsTopic` -> `RISK_STREAM_KAFKA_ACTIONS_TOPIC` */
+export function envName(path: readonly (string | number)[]): string {
+  return (
+    ENV_PREFIX +
+    path
+      .map((p) =>
+        String(p)
+          .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+          .toUpperCase(),
+      )
+      .join('_')
+  );
+}
+
+type Raw = Record<string, Record<string, unknown>>;
+
+/** Every leaf path of the settings, read off the defaults. */
+export function settingPaths(): [string, string][] {
+  const defaults = settingsSchema.parse({}) as unknown as Raw;
+  const paths: [string, string][] = [];
+  for (const [section, leaves] of Object.entries(defaults)) {
+    for (const leaf of Object.keys(leaves)) paths.push([section, leaf]);
+  }
+  // Optional leaves have no default, so they are missing from the parsed defaults: add them.
+  for (const [section, leaf] of [
+    ['model', 'dir'],
+    ['model', 'version'],
+  ] as const) {
+    if (!paths.some(([s, l]) => s === section && l === leaf)) paths.push([section, leaf]);
+  }
+  return paths;
+}
+
+export interface LoadOptions {
+  /** Path of a JSON config file. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Settings from command-line flags: highest precedence. */
+  overrides?: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Builds the settings with precedence defaults < file < environment < overrides, validates them
+ * once and fails naming the setting (its path and its environment variable) and what it accepts.
+ */
+export function loadSettings(opts: LoadOptions = {}): Settings {
+  const raw: Raw = {};
+  const put = (section: string, leaf: string, value: unknown) => {
+    (raw[section] ??= {})[leaf] = value;
+  };
+  if (opts.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(opts.file, 'utf8'));
+    } catch (err) {
+      throw new RiskStreamError('CONFIG_INVALID', `config file ${opts.file}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new RiskStreamError('CONFIG_INVALID', `config file ${opts.file}: expected a JSON object`);
+    }
+    for (const [section, leaves] of Object.entries(parsed)) {
+      if (typeof leaves !== 'object' || leaves === null) {
+        throw new RiskStreamError(
+          'CONFIG_INVALID',
+          `config file ${opts.file}: "${section}" must be an object`,
+        );
+      }
+      for (const [leaf, value] of Object.entries(leaves as object)) put(section, leaf, value);
+    }
+  }
+  const env = opts.env ?? {};
+  const known = new Set<string>();
+  for (const [section, leaf] of settingPaths()) {
+    const name = envName([section, leaf]);
+    known.add(name);
+    const value = env[name];
+    if (value !== undefined && value !== '') put(section, leaf, value);
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(ENV_PREFIX) && !known.has(name) && !IGNORED_ENV.has(name)) {
+      throw new RiskStreamError('CONFIG_INVALID', `unknown setting ${name} (environment): no such setting`);
+    }
+  }
+  for (const [section, leaves] of Object.entries(opts.overrides ?? {})) {
+    for (const [leaf, value] of Object.entries(leaves)) if (value !== undefined) put(section, leaf, value);
+  }
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue?.path ?? [];
+    const dotted = path.join('.');
+    const hint =
+      issue?.code === 'unrecognized_keys'
+        ? `unknown setting ${[...path, ...issue.keys].join('.')}`
+        : `invalid setting ${dotted} (env ${envName(path as string[])}): ${issue?.message ?? 'invalid'}`;
+    throw new RiskStreamError('CONFIG_INVALID', hint + describeValue(raw, path as string[]));
+  }
+  const settings = result.data;
+  if (settings.policy.stepUpScore > settings.policy.terminateScore) {
+    throw new RiskStreamError(
+      'CONFIG_INVALID',
+      `invalid setting policy.stepUpScore (env ${envName(['policy', 'stepUpScore'])}): must not exceed policy.terminateScore`,
+    );
+  }
+  if (settings.policy.sensitiveStepUpScore > settings.policy.sensitiveBlockScore) {
+    throw new RiskStreamError(
+      'CONFIG_INVALID',
+      `invalid setting policy.sensitiveStepUpScore (env ${envName(['policy', 'sensitiveStepUpScore'])}): must not exceed policy.sensitiveBlockScore`,
+    );
+  }
+  return settings;
+}
+
+/** Variables with the prefix that are not settings (used by the test scripts). */
+const IGNORED_ENV = new Set(['RISK_STREAM_TEST_KAFKA', 'RISK_STREAM_TEST_REDIS', 'RISK_STREAM_CONFIG']);
+
+function describeValue(raw: Raw, path: string[]): string {
+  const [section, leaf] = path;
+  if (section === undefined || leaf === undefined) return '';
+  const value = raw[section]?.[leaf];
+  return value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+}

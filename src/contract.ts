@@ -1,0 +1,212 @@
+/**
+ * The public records (../shared/CONTRACT.md) and the internal records that pass between the
+ * pipeline's stages. Every stage imports its types from here; no stage imports another stage's types.
+ */
+
+export const PRINCIPAL_TYPES = ['EMPLOYEE', 'CONTRACTOR', 'ADMIN', 'SERVICE'] as const;
+export type PrincipalType = (typeof PRINCIPAL_TYPES)[number];
+
+export const DECISION_TYPES = ['ALLOW', 'STEP_UP', 'BLOCK_ACTION', 'TERMINATE'] as const;
+export type DecisionType = (typeof DECISION_TYPES)[number];
+
+/** Actions the policy treats as sensitive (issue 2 §7). */
+export const SENSITIVE_ACTIONS: ReadonlySet<string> = new Set([
+  'export',
+  'approve',
+  'permission_change',
+  'config_change',
+  'api_token_create',
+]);
+
+export interface ClientInfo {
+  ip: string;
+  asn: number | null;
+  country: string | null;
+  lat: number | null;
+  lon: number | null;
+  user_agent: string;
+  ja4: string | null;
+  device_id: string | null;
+  accept_language: string | null;
+}
+
+/** One action a principal performed inside an authenticated session. */
+export interface SessionAction {
+  event_id: string;
+  /** Event time, epoch millis. */
+  ts: number;
+  session_id: string;
+  user_id: string;
+  principal_type: PrincipalType;
+  app: string;
+  action: string;
+  resource: string | null;
+  records: number | null;
+  mfa: boolean | null;
+  client: ClientInfo;
+}
+
+export interface Reason {
+  code: string;
+  detail: string;
+  weight: number;
+}
+
+/** What the engine tells enforcement points. */
+export interface Decision {
+  decision_id: string;
+  event_id: string;
+  session_id: string;
+  user_id: string;
+  app: string;
+  event_ts: number;
+  decided_at: number;
+  decision: DecisionType;
+  score: number;
+  model_version: string;
+  reasons: Reason[];
+}
+
+/** Stable codes for why a record was dead-lettered. */
+export const DEAD_LETTER_CODES = [
+  'EMPTY',
+  'UNDECODABLE',
+  'UNKNOWN_SCHEMA_ID',
+  'SCHEMA_MISMATCH',
+  'INVALID_JSON',
+  'MISSING_FIELD',
+  'WRONG_TYPE',
+  'INVALID_VALUE',
+  'OVERSIZED',
+  'TS_OUT_OF_RANGE',
+] as const;
+export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
+
+/** A record the engine could not decide on, kept with its original bytes. */
+export interface DeadLetter {
+  reason_code: DeadLetterCode;
+  /** Human-readable: which field, what was wrong. */
+  reason: string;
+  /** Topic name or file path the record came from. */
+  source: string;
+  partition: number | null;
+  /** Kafka offset as a decimal string (longs do not fit a JS number safely). */
+  offset: string | null;
+  /** 1-based line number for file input. */
+  line: number | null;
+  key: Buffer | null;
+  payload: Buffer;
+  received_at: number;
+}
+
+/** One raw input record, as any transport hands it to the pipeline. */
+export interface RawRecord {
+  value: Buffer | null;
+  key: Buffer | null;
+  source: string;
+  partition: number | null;
+  offset: string | null;
+  line: number | null;
+  /**
+   * When the record entered the system, epoch millis: the Kafka message timestamp for Kafka input
+   * (producer CreateTime), the read time for files and the in-process transport. Event-to-decision
+   * latency is measured from here.
+   */
+  receivedAt: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// state <-> features: what the session store is given per event and what it returns per event
+// ---------------------------------------------------------------------------------------------
+
+/** A client fingerprint as the session window keeps it (raw values, already size-validated). */
+export interface FingerprintSnapshot {
+  ip: string;
+  asn: number | null;
+  country: string | null;
+  lat: number | null;
+  lon: number | null;
+  ua: string;
+  ja4: string | null;
+  dev: string | null;
+  ts: number;
+}
+
+/** What the pipeline sends the store for one event. Built by `toActionInput` (pure). */
+export interface ActionInput {
+  sessionId: string;
+  eventId: string;
+  ts: number;
+  sensitive: boolean;
+  isExport: boolean;
+  /** Records exported by this event (0 unless the action is an export). */
+  exported: number;
+  logout: boolean;
+  fp: FingerprintSnapshot;
+  /** Short stable ids (hashes) of fingerprint parts, used for the distinct-sets in the window. */
+  ids: {
+    /** The whole fingerprint: user agent + ja4 + device + asn. */
+    fp: string;
+    ua: string;
+    ja4: string;
+    dev: string;
+    asn: string;
+    country: string;
+  };
+}
+
+export interface WindowCounts {
+  /** Events in the window, this one included. */
+  all: number;
+  sensitive: number;
+  exports: number;
+  /** Records exported in the window, this event included. */
+  exported: number;
+}
+
+/**
+ * The session's window as this event saw it. Computed atomically with the update by the store;
+ * stored per event_id so a redelivered event gets the identical view back (`duplicate: true`)
+ * and so the identical features and decision.
+ */
+export interface WindowView {
+  duplicate: boolean;
+  /** Events of the session seen before this one. */
+  n: number;
+  /** First and latest event time of the session before this event (null for the first event). */
+  firstTs: number | null;
+  lastTs: number | null;
+  /** The session's first fingerprint (this event's own if it is the first). */
+  baseline: FingerprintSnapshot;
+  /** The fingerprint of the latest prior event by event time (null for the first event). */
+  prev: FingerprintSnapshot | null;
+  /** Whether each part of this event's fingerprint had been seen earlier in the session. */
+  seen: { fp: boolean; ua: boolean; ja4: boolean; dev: boolean; asn: boolean; country: boolean };
+  /** Distinct values in the session so far, this event included (capped: see `capped`). */
+  distinct: { fp: number; ua: number; ja4: number; dev: number; asn: number; country: number };
+  /** Fingerprint ids of the latest events (this one last), at most 8. */
+  fpSeq: string[];
+  /** Sliding windows ending at this event's ts, and the whole session. */
+  counts: { m1: WindowCounts; m10: WindowCounts; session: WindowCounts };
+  /** True when a per-session cap was hit (distinct sets or ring), so counts are lower bounds. */
+  capped: boolean;
+}
+
+/** Per-session state: Redis in production, memory for the demo and replay. Same semantics. */
+export interface SessionStore {
+  /**
+   * Applies the events in order (events of one session must keep their relative order) and
+   * returns one view per input, aligned by index. One round trip for the whole batch.
+   */
+  applyBatch(inputs: readonly ActionInput[]): Promise<WindowView[]>;
+  /** Cheap liveness check for /readyz. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Where decisions and dead letters go: Kafka topics, JSON Lines files, memory. */
+export interface OutputSink {
+  /** Resolves once the output is durable (Kafka: acknowledged by the broker; files: flushed). */
+  write(decisions: readonly Decision[], deadLetters: readonly DeadLetter[]): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,52 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export interface HealthCheck {
+  name: string;
+  check: () => Promise<boolean> | boolean;
+}
+
+export interface ServerDeps {
+  registry: Registry;
+  /** Everything /readyz requires: e.g. kafka, redis, model. */
+  readiness: HealthCheck[];
+  /** Extra info on /healthz (version, model). */
+  info?: () => Record<string, unknown>;
+  onReady?: (ready: boolean) => void;
+}
+
+/** Builds (does not start) the HTTP server: /metrics, /healthz, /readyz. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.registry.contentType);
+    return deps.registry.metrics();
+  });
+
+  // Liveness: the process is up and its event loop answers. Dependencies belong to /readyz.
+  app.get('/healthz', () => ({
+    status: 'ok',
+    uptime_s: Math.round(process.uptime()),
+    ...(deps.info?.() ?? {}),
+  }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const checks: Record<string, boolean> = {};
+    await Promise.all(
+      deps.readiness.map(async (c) => {
+        try {
+          checks[c.name] = await c.check();
+        } catch {
+          checks[c.name] = false;
+        }
+      }),
+    );
+    const ready = Object.values(checks).every(Boolean);
+    deps.onReady?.(ready);
+    reply.code(ready ? 200 : 503);
+    return { ready, checks };
+  });
+
+  return app;
+}

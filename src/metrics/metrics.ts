@@ -1,0 +1,116 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Latency buckets from 0.5 ms to 10 s: event-to-decision budgets are tens of ms. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Every Prometheus metric of the engine, created once on one registry. No per-session labels. */
+export function createMetrics(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+  if (opts.defaultMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: 'riskstream_process_' });
+  const r = [registry];
+  return {
+    registry,
+    events: new Counter({
+      name: 'riskstream_events_total',
+      help: 'Input records consumed, valid or not',
+      labelNames: ['source'] as const,
+      registers: r,
+    }),
+    decisions: new Counter({
+      name: 'riskstream_decisions_total',
+      help: 'Decisions made, by response',
+      labelNames: ['decision'] as const,
+      registers: r,
+    }),
+    decisionsEmitted: new Counter({
+      name: 'riskstream_decisions_emitted_total',
+      help: 'Decisions written to the decisions sink (non-ALLOW, plus ALLOW when emitAllow is set)',
+      registers: r,
+    }),
+    duplicates: new Counter({
+      name: 'riskstream_duplicate_events_total',
+      help: 'Events whose event_id had been seen before: their stored window was reused, state unchanged',
+      registers: r,
+    }),
+    deadLetters: new Counter({
+      name: 'riskstream_dead_letters_total',
+      help: 'Records sent to the dead-letter sink, by reason code',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    batchSize: new Histogram({
+      name: 'riskstream_batch_size',
+      help: 'Records per processed batch',
+      buckets: [1, 8, 32, 128, 256, 512, 1024, 2048, 4096, 8192],
+      registers: r,
+    }),
+    stageSeconds: new Histogram({
+      name: 'riskstream_stage_seconds',
+      help: 'Time per batch spent in each pipeline stage',
+      labelNames: ['stage'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+    eventToDecision: new Histogram({
+      name: 'riskstream_event_to_decision_seconds',
+      help: 'From the record reaching the broker (its Kafka timestamp) or the engine, to its decision being acknowledged',
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+    redisRoundTrip: new Histogram({
+      name: 'riskstream_redis_round_trip_seconds',
+      help: 'One pipelined state update for a whole batch',
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+    redisErrors: new Counter({
+      name: 'riskstream_redis_errors_total',
+      help: 'Failed session-store round trips (the batch is retried)',
+      registers: r,
+    }),
+    batchErrors: new Counter({
+      name: 'riskstream_batch_errors_total',
+      help: 'Batches that failed and were retried, by error code',
+      labelNames: ['code'] as const,
+      registers: r,
+    }),
+    consumerLag: new Gauge({
+      name: 'riskstream_consumer_lag',
+      help: 'Messages behind the partition high watermark, as of the last batch',
+      labelNames: ['topic', 'partition'] as const,
+      registers: r,
+    }),
+    modelInfo: new Gauge({
+      name: 'riskstream_model_info',
+      help: 'The active model (value 1): name, version, feature version and inference backend',
+      labelNames: ['name', 'version', 'feature_version', 'backend'] as const,
+      registers: r,
+    }),
+    ready: new Gauge({
+      name: 'riskstream_ready',
+      help: '1 when Kafka, the session store and the model are all up',
+      registers: r,
+    }),
+    lastBatchTimestamp: new Gauge({
+      name: 'riskstream_last_batch_timestamp_seconds',
+      help: 'Wall-clock time the last batch finished (for "scoring stalled" alerts)',
+      registers: r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Times a stage of the pipeline into riskstream_stage_seconds. */
+export async function timeStage<T>(
+  metrics: Metrics | undefined,
+  stage: string,
+  fn: () => Promise<T> | T,
+): Promise<T> {
+  const start = process.hrtime.bigint();
+  try {
+    return await fn();
+  } finally {
+    metrics?.stageSeconds.observe({ stage }, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+}

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { ActionInput, FingerprintSnapshot, SessionAction } from '../contract';
+import { SENSITIVE_ACTIONS } from '../contract';
+
+/** The id of a fingerprint part that is absent (null), e.g. no device id or no JA4. */
+export const ABSENT_ID = '-';
+
+/** First 12 hex chars of sha1: short, stable across processes and between Lua and TS. */
+export function shortHash(text: string): string {
+  return createHash('sha1').update(text, 'utf8').digest('hex').slice(0, 12);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Replaces lone UTF-16 surrogates with U+FFFD. JSON.stringify escapes them as `\udxxx`, which
+ * Redis's cjson rejects, so one bad User-Agent would fail the whole batch's script every retry.
+ */
+export function wellFormed(text: string): string {
+  return /[\uD800-\uDFFF]/.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
+}
+
+function opt(text: string | null): string | null {
+  return text === null ? null : wellFormed(text);
+}
+
+/**
+ * Rounds to 5 decimals (about 1 m), so the number survives cjson's 14 significant digits and the
+ * Lua and in-memory stores hold the same value. Non-finite becomes null; -0 becomes 0.
+ */
+export function roundCoord(value: number | null): number | null {
+  if (value === null || !Number.isFinite(value)) return null;
+  const r = Math.round(value * 1e5) / 1e5;
+  return r === 0 ? 0 : r;
+}
+
+function idOf(part: string | null): string {
+  return part === null ? ABSENT_ID : shortHash(part);
+}
+
+/** What the session store needs from one action (pure). */
+export function toActionInput(action: SessionAction): ActionInput {
+  const c = action.client;
+  const isExport = action.action === 'export';
+  const fp: FingerprintSnapshot = {
+    ip: wellFormed(c.ip),
+    asn: c.asn,
+    country: opt(c.country),
+    lat: roundCoord(c.lat),
+    lon: roundCoord(c.lon),
+    ua: wellFormed(c.user_agent),
+    ja4: opt(c.ja4),
+    dev: opt(c.device_id),
+    ts: action.ts,
+  };
+  const asn = fp.asn === null ? ABSENT_ID : String(fp.asn);
+  const whole = [fp.ua, fp.ja4 ?? ABSENT_ID, fp.dev ?? ABSENT_ID, asn].join('\u0000');
+  return {
+    sessionId: wellFormed(action.session_id),
+    eventId: wellFormed(action.event_id),
+    ts: action.ts,
+    sensitive: SENSITIVE_ACTIONS.has(action.action),
+    isExport,
+    exported: isExport && action.records !== null && action.records > 0 ? action.records : 0,
+    logout: action.action === 'logout',
+    fp,
+    ids: {
+      fp: shortHash(whole),
+      ua: shortHash(fp.ua),
+      ja4: idOf(fp.ja4),
+      dev: idOf(fp.dev),
+      asn,
+      country: fp.country ?? ABSENT_ID,
+    },
+  };
+}

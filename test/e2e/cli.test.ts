@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { REDIS_URL, deleteKeys, freePort, testRedis, uniqueName } from '../helpers/services';
+
+const ROOT = resolve(__dirname, '../..');
+const BIN = join(ROOT, 'bin/risk-stream.js');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, RISK_STREAM_LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const readJsonl = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('CLI end to end (compiled bin/risk-stream.js)', function () {
+  this.timeout(240_000);
+  const dir = mkdtempSync(join(tmpdir(), 'rs-e2e-'));
+  const events = join(dir, 'events.jsonl');
+  const labels = join(dir, 'labels.jsonl');
+  let validLines = 0;
+  const garbageLines: number[] = [];
+
+  before(() => {
+    const r = cli(['simulate', '--sessions', '300', '--seed', '5', '--out', events, '--labels', labels]);
+    assert.equal(r.code, 0, r.stderr);
+    validLines = readJsonl(events).length;
+    assert.equal(readJsonl(labels).length, validLines);
+    const garbage = [
+      'this is not json',
+      '{"event_id": 42}',
+      '',
+      JSON.stringify({
+        ...readJsonl(events)[0],
+        event_id: 'e-huge',
+        client: { ...(readJsonl(events)[0]!.client as object), user_agent: 'x'.repeat(1_048_576) },
+      }),
+      '{"event_id": "truncated", "ts": 17',
+    ];
+    for (const g of garbage) {
+      appendFileSync(events, g + '\n');
+      garbageLines.push(validLines + garbageLines.length + 1);
+    }
+  });
+
+  it('replay: one decision per valid line in input order, every bad line dead-lettered with its line number', () => {
+    const out = join(dir, 'decisions.jsonl');
+    const dead = join(dir, 'dead.jsonl');
+    const r = cli(['replay', '-i', events, '-o', out, '-d', dead, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as {
+      events: number;
+      deadLetters: number;
+      decisions: Record<string, number>;
+      eventsPerSecond: number;
+    };
+    assert.equal(summary.events, validLines + garbageLines.length);
+    assert.equal(summary.deadLetters, garbageLines.length);
+    const decisions = readJsonl(out);
+    assert.equal(decisions.length, validLines);
+    const inputIds = readFileSync(events, 'utf8')
+      .split('\n')
+      .slice(0, validLines)
+      .map((l) => (JSON.parse(l) as { event_id: string }).event_id);
+    assert.deepEqual(
+      decisions.map((d) => d.event_id),
+      inputIds,
+    );
+    assert.ok(summary.decisions.ALLOW! > 0 && summary.decisions.ALLOW! < validLines);
+    const deadLetters = readJsonl(dead);
+    assert.deepEqual(
+      deadLetters.map((d) => d.line),
+      garbageLines,
+    );
+    for (const dl of deadLetters)
+      assert.ok(typeof dl.reason === 'string' && (dl.reason as string).length > 0);
+    assert.deepEqual(
+      deadLetters.map((d) => d.reason_code),
+      ['INVALID_JSON', 'WRONG_TYPE', 'EMPTY', 'OVERSIZED', 'INVALID_JSON'],
+    );
+  });
+
+  it('replay is deterministic, and --redis gives the same decisions as the in-memory store', async () => {
+    const a = join(dir, 'a.jsonl');
+    const b = join(dir, 'b.jsonl');
+    const prefix = `${uniqueName('rs-e2e')}:`;
+    assert.equal(cli(['replay', '-i', events, '-o', a, '-d', join(dir, 'da.jsonl')]).code, 0);
+    const r = cli(['replay', '-i', events, '-o', b, '-d', join(dir, 'db.jsonl'), '--redis', REDIS_URL], {
+      RISK_STREAM_REDIS_KEY_PREFIX: prefix,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const strip = (rows: Record<string, unknown>[]) => rows.map(({ decided_at: _d, ...rest }) => rest);
+    assert.deepEqual(strip(readJsonl(b)), strip(readJsonl(a)));
+    const redis = testRedis();
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('demo: runs the pipeline, serves /metrics and /healthz, stops after --duration', async () => {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'demo', '--duration', '12s', '--rate', '400', '--port', String(port)],
+      {
+        cwd: ROOT,
+        env: { ...process.env, RISK_STREAM_LOG_LEVEL: 'warn' },
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+
+    let metrics = '';
+    for (let i = 0; i < 60 && !metrics.includes('riskstream_decisions_total{'); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      try {
+        const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (health.status !== 200) continue;
+        metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      } catch {
+        // not listening yet
+      }
+    }
+    assert.match(metrics, /riskstream_events_total\{source="in-process"\} \d+/);
+    assert.match(
+      metrics,
+      /riskstream_model_info\{name="session-risk",version="[^"]+",feature_version="1",backend="(wasm|cpu|tensorflow)"\} 1/,
+    );
+    assert.match(metrics, /riskstream_stage_seconds_bucket\{le="[^"]+",stage="model"\}/);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stdout, /demo finished after .* events .*ALLOW \d+, STEP_UP \d+/);
+  });
+
+  it('a bad setting fails start-up naming the setting', () => {
+    const r = cli(['demo', '--duration', '1s'], { RISK_STREAM_REDIS_IDLE_TTL: 'soon' });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /redis\.idleTtl.*RISK_STREAM_REDIS_IDLE_TTL/);
+  });
+});

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { startEngine, type RunningEngine } from '../../src/cli/run';
+import { loadSettings } from '../../src/config/load';
+import type { Settings } from '../../src/config/schema';
+import type { DeadLetter, Decision, SessionAction } from '../../src/contract';
+import { decodeDeadLetter, decodeDecision, encodeAction } from '../../src/emit/encode';
+import { createLogger, silentLogger } from '../../src/log';
+
+const testLogger = () =>
+  process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
+import { simulate } from '../../src/sim/generate';
+import {
+  collect,
+  createTopics,
+  deleteKeys,
+  deleteTopics,
+  sleep,
+  testKafka,
+  testRedis,
+  uniqueName,
+  KAFKA_BROKERS,
+  REDIS_URL,
+} from '../helpers/services';
+
+/** Records no engine may decide on, each with the dead-letter code it must get. */
+function garbage(valid: SessionAction): { value: Buffer | null; code: string }[] {
+  const out: { value: Buffer | null; code: string }[] = [];
+  for (let i = 0; i < 40; i++)
+    out.push({
+      value: Buffer.concat([Buffer.from([2 + (i % 200)]), randomBytes(20 + i)]),
+      code: 'UNDECODABLE',
+    });
+  const good = encodeAction(valid, 'avro');
+  for (let i = 0; i < 20; i++) out.push({ value: good.subarray(0, 5 + i * 3), code: 'UNDECODABLE' });
+  const longUa = { ...valid, client: { ...valid.client, user_agent: 'A'.repeat(600_000) } };
+  out.push({ value: encodeAction(longUa, 'avro'), code: 'OVERSIZED' });
+  const uaOverLimit = { ...valid, client: { ...valid.client, user_agent: 'B'.repeat(5000) } };
+  out.push({ value: encodeAction(uaOverLimit, 'avro'), code: 'OVERSIZED' });
+  const future = { ...valid, ts: Date.UTC(3000, 0, 1) };
+  out.push({ value: encodeAction(future, 'avro'), code: 'TS_OUT_OF_RANGE' });
+  const unknownId = Buffer.concat([Buffer.from([0, 0, 0, 0x7f, 0x7f]), good]);
+  out.push({ value: unknownId, code: 'UNKNOWN_SCHEMA_ID' });
+  out.push({ value: null, code: 'EMPTY' });
+  const badLat = { ...valid, client: { ...valid.client, lat: 123.4 } };
+  out.push({ value: encodeAction(badLat, 'avro'), code: 'INVALID_VALUE' });
+  return out;
+}
+
+describe('engine on a real Kafka broker and a real Redis', function () {
+  this.timeout(240_000);
+  let kafka: Kafka;
+  let admin: Admin;
+  let producer: Producer;
+  let redis: Redis;
+  let settings: Settings;
+  let topics: { actions: string; decisions: string; dlq: string };
+  let engine: RunningEngine | undefined;
+  const prefix = `${uniqueName('rs-test')}:`;
+
+  before(async () => {
+    kafka = testKafka();
+    admin = kafka.admin();
+    await admin.connect();
+    producer = kafka.producer();
+    await producer.connect();
+    redis = testRedis();
+    topics = { actions: uniqueName('actions'), decisions: uniqueName('decisions'), dlq: uniqueName('dlq') };
+    await createTopics(admin, Object.values(topics));
+    settings = loadSettings({
+      env: {},
+      overrides: {
+        kafka: {
+          brokers: KAFKA_BROKERS,
+          groupId: uniqueName('engine'),
+          actionsTopic: topics.actions,
+          decisionsTopic: topics.decisions,
+          deadLetterTopic: topics.dlq,
+          emitAllow: true,
+          fromBeginning: true,
+        },
+        redis: { url: REDIS_URL, keyPrefix: prefix },
+        http: { enabled: false },
+        log: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
+      },
+    });
+  });
+
+  after(async () => {
+    await engine?.stop().catch(() => undefined);
+    await deleteTopics(admin, Object.values(topics));
+    await deleteKeys(redis, prefix);
+    await producer.disconnect();
+    await admin.disconnect();
+    redis.disconnect();
+  });
+
+  it('decides every valid action exactly once, dead-letters garbage, commits, and does not decide twice after a restart', async () => {
+    const { events, labels } = simulate({
+      seed: 11,
+      sessions: 700,
+      attackRate: 0.15,
+      start: Date.now() - 2 * 86_400_000,
+      spanMs: 3_600_000,
+    });
+    const bad = garbage(events[0]!);
+    // Garbage interleaved with the valid traffic, every record keyed by session.
+    const messages = events.map((e) => ({
+      key: e.session_id,
+      value: encodeAction(e, 'avro') as Buffer | null,
+    }));
+    bad.forEach((g, i) =>
+      messages.splice(Math.floor((i * messages.length) / bad.length), 0, {
+        key: `garbage-${i}`,
+        value: g.value,
+      }),
+    );
+    for (let i = 0; i < messages.length; i += 2000) {
+      await producer.send({ topic: topics.actions, messages: messages.slice(i, i + 2000) });
+    }
+
+    const started = Date.now();
+    engine = await startEngine(settings, testLogger());
+    const decisions = await collect<Decision>(
+      kafka,
+      topics.decisions,
+      decodeDecision,
+      (d) => d.length >= events.length,
+      120_000,
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const deadLetters = await collect<DeadLetter>(
+      kafka,
+      topics.dlq,
+      decodeDeadLetter,
+      (d) => d.length >= bad.length,
+      30_000,
+    );
+    console.log(
+      `      ${events.length} actions + ${bad.length} bad records decided in ${seconds.toFixed(1)}s`,
+    );
+
+    // Exactly one decision per valid event, and events in = decisions + dead letters.
+    assert.equal(decisions.length, events.length);
+    assert.equal(new Set(decisions.map((d) => d.event_id)).size, events.length);
+    assert.deepEqual(new Set(decisions.map((d) => d.event_id)), new Set(events.map((e) => e.event_id)));
+    assert.equal(deadLetters.length, bad.length);
+    assert.equal(decisions.length + deadLetters.length, messages.length);
+
+    // Each bad record got the right reason and kept its original bytes.
+    const expectedCodes = bad.map((b) => b.code).sort();
+    assert.deepEqual(deadLetters.map((d) => d.reason_code).sort(), expectedCodes);
+    for (const dl of deadLetters) {
+      assert.ok(dl.reason.length > 0);
+      assert.equal(dl.source, topics.actions);
+      assert.ok(dl.offset !== null && dl.partition !== null);
+    }
+    const originals = new Set(bad.filter((b) => b.value).map((b) => b.value!.toString('base64')));
+    for (const dl of deadLetters.filter((d) => d.reason_code !== 'EMPTY'))
+      assert.ok(originals.has(dl.payload.toString('base64')));
+
+    // Replayed sessions are answered with friction on the attacker's actions.
+    const byEvent = new Map(decisions.map((d) => [d.event_id, d]));
+    const attackSessions = new Map<string, boolean>();
+    labels.forEach((l) => {
+      if (l.label !== 1 || !l.scenario.startsWith('replay')) return;
+      const hit = byEvent.get(l.event_id)!.decision !== 'ALLOW';
+      attackSessions.set(l.session_id, (attackSessions.get(l.session_id) ?? false) || hit);
+    });
+    const caught = [...attackSessions.values()].filter(Boolean).length;
+    console.log(
+      `      token-replay sessions answered with STEP_UP/BLOCK/TERMINATE: ${caught}/${attackSessions.size}`,
+    );
+    assert.ok(attackSessions.size > 20);
+    assert.ok(caught / attackSessions.size >= 0.9, `${caught}/${attackSessions.size}`);
+
+    // Offsets are committed up to the end of every partition.
+    await sleep(500);
+    const committed = await admin.fetchOffsets({ groupId: settings.kafka.groupId, topics: [topics.actions] });
+    const ends = await admin.fetchTopicOffsets(topics.actions);
+    for (const p of ends) {
+      const c = committed[0]!.partitions.find((x) => x.partition === p.partition)!;
+      assert.equal(c.offset, p.high, `partition ${p.partition}`);
+    }
+
+    // A restarted engine in the same group finds nothing to redo.
+    await engine.stop();
+    engine = await startEngine(settings, testLogger());
+    await sleep(6000);
+    const after = await collect<Decision>(kafka, topics.decisions, decodeDecision, () => false, 5000);
+    assert.equal(after.length, events.length);
+    await engine.stop();
+    engine = undefined;
+
+    // Redelivery of everything (a new group from the start, same Redis state) yields the same
+    // decision ids and the same decisions, and changes no window: exactly-once effect.
+    const windowsBefore = await redis.mget(
+      ...[...new Set(events.slice(0, 50).map((e) => e.session_id))].map((s) => `${prefix}{${s}}:win`),
+    );
+    const replaySettings = { ...settings, kafka: { ...settings.kafka, groupId: uniqueName('redeliver') } };
+    engine = await startEngine(replaySettings, testLogger());
+    const again = await collect<Decision>(
+      kafka,
+      topics.decisions,
+      decodeDecision,
+      (d) => d.length >= 2 * events.length,
+      120_000,
+    );
+    assert.equal(again.length, 2 * events.length);
+    for (const d of again) {
+      const first = byEvent.get(d.event_id)!;
+      assert.equal(d.decision_id, first.decision_id);
+      assert.equal(d.decision, first.decision);
+      assert.equal(d.score, first.score);
+    }
+    const windowsAfter = await redis.mget(
+      ...[...new Set(events.slice(0, 50).map((e) => e.session_id))].map((s) => `${prefix}{${s}}:win`),
+    );
+    assert.deepEqual(windowsAfter, windowsBefore);
+  });
+});

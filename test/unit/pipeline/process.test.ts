@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { buildMemoryStore, buildModel, buildPipeline } from '../../../src/cli/context';
+import { loadSettings } from '../../../src/config/load';
+import type { RawRecord } from '../../../src/contract';
+import { silentLogger } from '../../../src/log';
+import type { Scorer } from '../../../src/model/scorer';
+import { simulate } from '../../../src/sim/generate';
+
+const raw = (value: string | null, line: number): RawRecord => ({
+  value: value === null ? null : Buffer.from(value),
+  key: null,
+  source: 'test',
+  partition: null,
+  offset: null,
+  line,
+  receivedAt: Date.now(),
+});
+
+describe('pipeline/process (memory store, the shipped model)', function () {
+  this.timeout(60_000);
+  const settings = loadSettings({ env: {} });
+  let scorer: Scorer;
+
+  before(async () => {
+    scorer = await buildModel(settings, silentLogger());
+  });
+  after(() => scorer.dispose());
+
+  const pipeline = () =>
+    buildPipeline({
+      settings,
+      store: buildMemoryStore(settings),
+      model: () => scorer,
+      format: 'json',
+      allowJson: true,
+    });
+
+  it('answers every record in input order: a decision per valid one, a dead letter per bad one', async () => {
+    const { events } = simulate({ seed: 4, sessions: 60, attackRate: 0.3, start: Date.UTC(2026, 9, 1) });
+    const records = events.map((e, i) => raw(JSON.stringify(e), i + 1));
+    records.splice(10, 0, raw('{"not": "an action"}', -1), raw(null, -2));
+    const result = await pipeline()(records);
+    assert.equal(result.outcomes.length, records.length);
+    assert.equal(result.decisions.length, events.length);
+    assert.equal(result.deadLetters.length, 2);
+    assert.equal(result.outcomes[10]!.kind, 'dead_letter');
+    assert.equal(result.outcomes[11]!.kind, 'dead_letter');
+    assert.deepEqual(
+      result.decisions.map((d) => d.event_id),
+      events.map((e) => e.event_id),
+    );
+    for (const d of result.decisions) {
+      assert.ok(d.score >= 0 && d.score <= 1);
+      assert.equal(d.model_version, scorer.version);
+      if (d.decision === 'ALLOW') assert.deepEqual(d.reasons, []);
+      else assert.ok(d.reasons.length > 0 && d.reasons.every((r) => r.weight >= 0 && r.detail.length > 0));
+    }
+    assert.ok(
+      result.decisions.some((d) => d.decision !== 'ALLOW'),
+      'attacks in the traffic are flagged',
+    );
+  });
+
+  it('a redelivered event gets the same decision and leaves the window alone', async () => {
+    const { events } = simulate({ seed: 5, sessions: 20, attackRate: 0.5, start: Date.UTC(2026, 9, 1) });
+    const process = pipeline();
+    const first = await process(events.map((e, i) => raw(JSON.stringify(e), i + 1)));
+    // The whole input again, then one more later event: it must see the window as if nothing repeated.
+    const again = await process(events.map((e, i) => raw(JSON.stringify(e), i + 1)));
+    assert.equal(again.duplicates, events.length);
+    const strip = (d: (typeof first.decisions)[number]) => ({ ...d, decided_at: 0 });
+    assert.deepEqual(again.decisions.map(strip), first.decisions.map(strip));
+
+    const fresh = pipeline();
+    const freshFirst = await fresh(events.map((e, i) => raw(JSON.stringify(e), i + 1)));
+    assert.deepEqual(
+      freshFirst.decisions.map(strip),
+      first.decisions.map(strip),
+      'deterministic across stores',
+    );
+
+    // A later event of a busy session scores the same whether or not everything was redelivered.
+    const last = events[events.length - 1]!;
+    const later = { ...last, event_id: 'later-event', ts: last.ts + 1000, action: 'export', records: 500 };
+    const [afterRedelivery] = (await process([raw(JSON.stringify(later), 1)])).decisions;
+    const [withoutRedelivery] = (await fresh([raw(JSON.stringify(later), 1)])).decisions;
+    assert.deepEqual(strip(afterRedelivery!), strip(withoutRedelivery!));
+  });
+});
