@@ -30,7 +30,6 @@ import { RiskStreamError } from '../src/errors';
 import { defaultRegistry } from '../src/ingest/schemas';
 import { silentLogger } from '../src/log';
 import type { Metrics } from '../src/metrics/metrics';
-import { decisionId } from '../src/pipeline/process';
 import { simulate } from '../src/sim/generate';
 import { createTopics, deleteKeys, uniqueName } from '../test/helpers/services';
 
@@ -520,7 +519,7 @@ interface LoadConfig {
   brokers: string[];
   input: string;
   output: string;
-  /** How an output record names its input event: the decision_id header, or the passed-through action. */
+  /** How an output record names its input event: the decision's event_id, or the passed-through action. */
   outputKind: 'decision' | 'action';
   collectorGroup: string;
   rate: number;
@@ -657,17 +656,15 @@ async function loadWorker(cfg: LoadConfig): Promise<void> {
 
   // Match outputs to events.
   const index = new Map<string, number>();
-  events
-    .slice(0, sent)
-    .forEach((e, i) => index.set(cfg.outputKind === 'decision' ? decisionId(e.event_id) : e.event_id, i));
-  const actionType = defaultRegistry().sessionActionType;
+  events.slice(0, sent).forEach((e, i) => index.set(e.event_id, i));
+  const { sessionActionType: actionType, decisionType } = defaultRegistry();
   const arrivedAt = new Float64Array(sent).fill(NaN);
   let duplicates = 0;
   for (const { at, messages: batch } of arrivals) {
     for (const m of batch) {
       let id: string | undefined;
-      if (cfg.outputKind === 'decision') id = m.headers?.decision_id?.toString();
-      else if (m.value) id = (actionType.fromBuffer(m.value) as { event_id: string }).event_id;
+      const type = cfg.outputKind === 'decision' ? decisionType : actionType;
+      if (m.value) id = (type.fromBuffer(m.value) as { event_id: string }).event_id;
       const i = id === undefined ? undefined : index.get(id);
       if (i === undefined) continue;
       if (Number.isNaN(arrivedAt[i]!)) arrivedAt[i] = at;

@@ -143,7 +143,10 @@ export interface ActionInput {
   exported: number;
   logout: boolean;
   fp: FingerprintSnapshot;
-  /** Short stable ids (hashes) of fingerprint parts, used for the distinct-sets in the window. */
+  /**
+   * Short stable ids (hashes) of fingerprint parts, used for the distinct-sets in the window. They
+   * never contain ',' (the Redis script keeps each set as one comma-separated string).
+   */
   ids: {
     /** The whole fingerprint: user agent + ja4 + device + asn. */
     fp: string;

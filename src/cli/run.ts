@@ -1,6 +1,7 @@
 import { Kafka, Partitioners, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
 import type { Settings } from '../config/schema';
-import { KafkaSink } from '../emit/kafka';
+import { KafkaSink, producerTransport, threadTransport, type RecordTransport } from '../emit/kafka';
+import { ProducerThread } from '../emit/thread';
 import { RiskStreamError } from '../errors';
 import { buildServer } from '../http/server';
 import { startKafkaEngine } from '../ingest/kafka';
@@ -22,14 +23,40 @@ function kafkaLogCreator(log: Logger): logCreator {
     };
 }
 
+const KAFKA_RETRY = { initialRetryTime: 200, retries: 8 };
+
 export function createKafka(settings: Settings, log: Logger): Kafka {
   return new Kafka({
     clientId: settings.kafka.clientId,
     brokers: settings.kafka.brokers,
     connectionTimeout: settings.kafka.connectionTimeout,
     logCreator: kafkaLogCreator(log),
-    retry: { initialRetryTime: 200, retries: 8 },
+    retry: KAFKA_RETRY,
   });
+}
+
+/**
+ * The producer: on its own thread (kafka.producerThread, the default) or on the main thread. Both
+ * are connected here, so a broker that cannot be reached fails start-up.
+ */
+async function connectTransport(settings: Settings, kafka: Kafka): Promise<RecordTransport> {
+  if (settings.kafka.producerThread) {
+    const thread = new ProducerThread({
+      clientId: settings.kafka.clientId,
+      brokers: settings.kafka.brokers,
+      connectionTimeout: settings.kafka.connectionTimeout,
+      retry: KAFKA_RETRY,
+    });
+    await thread.start();
+    return threadTransport(thread);
+  }
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: 5 },
+  });
+  await producer.connect();
+  return producerTransport(producer);
 }
 
 /** Fails start-up when the input topic is missing; creates missing output topics. */
@@ -94,13 +121,8 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     cleanups.unshift(() => redis.disconnect());
     const store = buildRedisStore(redis, settings, metrics);
 
-    const producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { retries: 5 },
-    });
-    await producer.connect();
-    const sink = new KafkaSink(producer, {
+    const transport = await connectTransport(settings, kafka);
+    const sink = new KafkaSink(transport, {
       decisionsTopic: settings.kafka.decisionsTopic,
       deadLetterTopic: settings.kafka.deadLetterTopic,
       format: settings.kafka.outputFormat,

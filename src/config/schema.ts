@@ -86,6 +86,9 @@ export const settingsSchema = z
         sessionTimeout: duration('30s'),
         maxBytesPerPartition: int(1_048_576, 1024, 64 * 1_048_576),
         partitionsConsumedConcurrently: int(4, 1, 64),
+        producerThread: bool(true).describe(
+          'Run the decision producer on its own thread (record encoding off the pipeline thread)',
+        ),
         connectionTimeout: duration('5s'),
       })
       .prefault({}),

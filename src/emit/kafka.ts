@@ -2,6 +2,7 @@ import type { Message, Producer } from 'kafkajs';
 import type { DeadLetter, Decision, OutputSink } from '../contract';
 import { RiskStreamError } from '../errors';
 import { encodeDeadLetter, encodeDecision } from './encode';
+import type { OutgoingTopic, ProducerThread } from './thread';
 
 export interface KafkaSinkOptions {
   decisionsTopic: string;
@@ -28,33 +29,66 @@ export function capPayload(dl: DeadLetter, max: number): DeadLetter {
   };
 }
 
+/** Hands records to Kafka and resolves once the broker acknowledged all of them (acks=all). */
+export interface RecordTransport {
+  send(topics: readonly OutgoingTopic[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The transport on the calling thread: a connected kafkajs producer. */
+export function producerTransport(producer: Producer): RecordTransport {
+  return {
+    async send(topics) {
+      const topicMessages = topics.map((t) => ({
+        topic: t.topic,
+        messages: t.messages.map((m): Message => ({
+          key: m.key,
+          value: m.value,
+          ...(t.headerName ? { headers: { [t.headerName]: m.header ?? '' } } : {}),
+        })),
+      }));
+      await producer.sendBatch({ topicMessages, acks: -1 });
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+/** The transport on its own thread (see ProducerThread). */
+export function threadTransport(thread: ProducerThread): RecordTransport {
+  return { send: (topics) => thread.send(topics), close: () => thread.close() };
+}
+
 /**
  * Decisions keyed by session_id (all of a session's decisions land on one partition, in order),
- * with the response in a header so routers can filter without decoding. One sendBatch per batch,
- * acks from all in-sync replicas before the engine commits its input offsets.
+ * with the response in a `decision` header so routers can filter without decoding (one header
+ * only: every header costs the producer encoding time per record, and the rest is in the payload).
+ * One batch per pipeline batch, acknowledged by all in-sync replicas before the engine commits its
+ * input offsets.
  */
 export class KafkaSink implements OutputSink {
   constructor(
-    private readonly producer: Producer,
+    private readonly transport: RecordTransport,
     private readonly opts: KafkaSinkOptions,
   ) {}
 
   async write(decisions: readonly Decision[], deadLetters: readonly DeadLetter[]): Promise<void> {
-    const topicMessages: { topic: string; messages: Message[] }[] = [];
+    const topics: OutgoingTopic[] = [];
     if (decisions.length > 0) {
-      topicMessages.push({
+      topics.push({
         topic: this.opts.decisionsTopic,
+        headerName: 'decision',
         messages: decisions.map((d) => ({
           key: d.session_id,
           value: encodeDecision(d, this.opts.format, this.opts.decisionSchemaId),
-          headers: { decision: d.decision, decision_id: d.decision_id, model_version: d.model_version },
+          header: d.decision,
         })),
       });
     }
     if (deadLetters.length > 0) {
       const format = this.opts.format;
-      topicMessages.push({
+      topics.push({
         topic: this.opts.deadLetterTopic,
+        headerName: 'reason_code',
         messages: deadLetters.map((dl) => ({
           key: dl.key,
           value: encodeDeadLetter(
@@ -62,14 +96,15 @@ export class KafkaSink implements OutputSink {
             format,
             this.opts.deadLetterSchemaId,
           ),
-          headers: { reason_code: dl.reason_code },
+          header: dl.reason_code,
         })),
       });
     }
-    if (topicMessages.length === 0) return;
+    if (topics.length === 0) return;
     try {
-      await this.producer.sendBatch({ topicMessages, acks: -1 });
+      await this.transport.send(topics);
     } catch (err) {
+      if (err instanceof RiskStreamError) throw err;
       throw new RiskStreamError('SINK_FAILED', `producing decisions failed: ${(err as Error).message}`, {
         retriable: true,
         cause: err,
@@ -78,6 +113,6 @@ export class KafkaSink implements OutputSink {
   }
 
   async close(): Promise<void> {
-    await this.producer.disconnect();
+    await this.transport.close();
   }
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { DeadLetter, Decision, RawRecord, SessionAction, SessionStore, WindowView } from '../contract';
 import { FEATURE_COUNT, extractBatch } from '../features/extract';
 import { REASON_GROUP_FEATURES, reasonsFromContributions, round4 } from '../features/reasons';
@@ -42,7 +42,7 @@ const DECISION_NAMESPACE = 'risk-stream/decision/v1:';
 
 /** Deterministic decision id: a name-based (v5-style) UUID of the event id. */
 export function decisionId(eventId: string): string {
-  const h = createHash('sha1').update(DECISION_NAMESPACE).update(eventId).digest();
+  const h = crypto.hash('sha1', DECISION_NAMESPACE + eventId, 'buffer');
   h[6] = ((h[6] as number) & 0x0f) | 0x50;
   h[8] = ((h[8] as number) & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

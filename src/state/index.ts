@@ -4,7 +4,7 @@ export { DEFAULT_KEY_PREFIX, checkKeyPrefix, sessionKeys, sessionTag } from './k
 export type { MemoryStoreOptions } from './memory';
 export { MemorySessionStore } from './memory';
 export type { RedisStoreOptions } from './redis';
-export { RedisSessionStore, parseView } from './redis';
+export { RedisSessionStore, parseReply } from './redis';
 export type { LuaScript } from './scripts';
 export { loadScripts, luaDir, registerScripts } from './scripts';
 export type { IdKind, RingEntry, StoreLimits, StoreOptions, WindowLimits, WindowState } from './window';

@@ -1,13 +1,22 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { ActionInput, FingerprintSnapshot, SessionAction } from '../contract';
 import { SENSITIVE_ACTIONS } from '../contract';
 
 /** The id of a fingerprint part that is absent (null), e.g. no device id or no JA4. */
 export const ABSENT_ID = '-';
 
-/** First 12 hex chars of sha1: short, stable across processes and between Lua and TS. */
+/**
+ * First 12 hex chars of sha1: short and stable across processes (the Redis state keeps them).
+ * One-shot `crypto.hash` costs half of createHash().update().digest().
+ */
 export function shortHash(text: string): string {
-  return createHash('sha1').update(text, 'utf8').digest('hex').slice(0, 12);
+  return crypto.hash('sha1', text, 'hex').slice(0, 12);
+}
+
+/** A country code as is when it looks like one, else its hash: ids never contain ','. */
+function countryId(country: string | null): string {
+  if (country === null) return ABSENT_ID;
+  return /^[A-Za-z]{2,3}$/.test(country) ? country : shortHash(country);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -70,7 +79,7 @@ export function toActionInput(action: SessionAction): ActionInput {
       ja4: idOf(fp.ja4),
       dev: idOf(fp.dev),
       asn,
-      country: fp.country ?? ABSENT_ID,
+      country: countryId(fp.country),
     },
   };
 }

@@ -5,10 +5,16 @@ import { RiskStreamError } from '../errors';
 
 export const DEFAULT_KEY_PREFIX = 'rs:';
 
+/**
+ * Part of every key: the version of the stored format. A release that changes what the script
+ * stores changes it, so the new script never reads an old value (old keys simply expire).
+ */
+export const STATE_FORMAT = 'v2';
+
 export interface SessionKeys {
-  /** The window state, a JSON string. */
+  /** The window state, packed by the script (decodeState reads it). */
   win: string;
-  /** Dedupe ledger: eventId -> the view JSON returned the first time. */
+  /** Dedupe ledger: eventId -> the view returned the first time (packed). */
   ev: string;
   /** Ledger order: eventIds, oldest first, capped at dedupeCap. */
   evq: string;
@@ -37,6 +43,6 @@ export function checkKeyPrefix(prefix: string): string {
 
 /** Keys of one session; all three share one hash slot. `prefix` must already be checked. */
 export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
-  const base = prefix + sessionTag(sessionId);
+  const base = `${prefix}${sessionTag(sessionId)}:${STATE_FORMAT}`;
   return { win: `${base}:win`, ev: `${base}:ev`, evq: `${base}:evq` };
 }

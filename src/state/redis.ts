@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import { ReplyError } from 'ioredis';
-import type { ActionInput, SessionStore, WindowView } from '../contract';
+import type { ActionInput, FingerprintSnapshot, SessionStore, WindowView } from '../contract';
 import { RiskStreamError } from '../errors';
 import type { SessionKeys } from './keys';
 import { DEFAULT_KEY_PREFIX, checkKeyPrefix, sessionKeys } from './keys';
 import type { ScriptCommands } from './scripts';
 import { registerScripts } from './scripts';
 import type { StoreLimits, StoreOptions, WindowState } from './window';
-import { decodeState, resolveStoreLimits } from './window';
+import { ID_KINDS, decodeState, resolveStoreLimits } from './window';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** Prepended to every key; must not contain `{` or `}`. @default 'rs:' */
@@ -33,11 +33,83 @@ function storeError(err: unknown): RiskStreamError {
   });
 }
 
-/** Parses a view JSON from the script (cjson writes an empty array as `{}`). */
-export function parseView(json: string): WindowView {
-  const view = JSON.parse(json) as WindowView;
-  if (!Array.isArray(view.fpSeq)) view.fpSeq = [];
-  return view;
+/** Values per event in the script's reply (OUT_FIELDS in applyActions-3.lua). */
+const OUT_FIELDS = 27;
+const KIND_BITS = ID_KINDS.map((_, k) => 1 << k);
+
+/**
+ * The script's ARGV fields for one event. Ids go wrapped in commas, the form the script searches
+ * its sets for; they never contain ',' themselves (see ActionInput.ids).
+ */
+function eventArgs(input: ActionInput, out: (string | number)[]): void {
+  const flags = (input.sensitive ? 1 : 0) + (input.isExport ? 2 : 0) + (input.logout ? 4 : 0);
+  const { ids } = input;
+  out.push(input.eventId, input.ts, flags, input.exported, JSON.stringify(input.fp));
+  out.push(`,${ids.fp},`, `,${ids.ua},`, `,${ids.ja4},`, `,${ids.dev},`, `,${ids.asn},`, `,${ids.country},`);
+}
+
+const num = (value: unknown): number => value as number;
+
+/**
+ * Turns one session's reply into views. A fingerprint comes back as a reference to one this call
+ * sent (most of them), to the stored one at [0]/[1], or as the string itself (duplicates).
+ */
+export function parseReply(
+  reply: readonly unknown[],
+  inputs: readonly ActionInput[],
+  blobs: Map<string, FingerprintSnapshot>,
+): WindowView[] {
+  if (reply.length !== 2 + inputs.length * OUT_FIELDS) {
+    throw new RiskStreamError(
+      'STORE_SCRIPT',
+      `session store script returned ${reply.length} values for ${inputs.length} events`,
+    );
+  }
+  const blob = (text: string): FingerprintSnapshot => {
+    let fp = blobs.get(text);
+    if (!fp) {
+      fp = JSON.parse(text) as FingerprintSnapshot;
+      blobs.set(text, fp);
+    }
+    return fp;
+  };
+  const fingerprint = (ref: unknown, stored: unknown): FingerprintSnapshot | null => {
+    if (typeof ref === 'string') return blob(ref);
+    const k = num(ref);
+    if (k < 0) return null;
+    return k === 0 ? blob(String(stored)) : inputs[k - 1]!.fp;
+  };
+  const views = new Array<WindowView>(inputs.length);
+  for (let j = 0, r = 2; j < inputs.length; j++, r += OUT_FIELDS) {
+    const n = num(reply[r + 1]);
+    const seenMask = num(reply[r + 6]);
+    const seen = {} as WindowView['seen'];
+    const distinct = {} as WindowView['distinct'];
+    ID_KINDS.forEach((kind, k) => {
+      seen[kind] = (seenMask & KIND_BITS[k]!) !== 0;
+      distinct[kind] = num(reply[r + 7 + k]);
+    });
+    const counts = (at: number) => ({
+      all: num(reply[at]),
+      sensitive: num(reply[at + 1]),
+      exports: num(reply[at + 2]),
+      exported: num(reply[at + 3]),
+    });
+    views[j] = {
+      duplicate: reply[r] === 1,
+      n,
+      firstTs: n > 0 ? num(reply[r + 2]) : null,
+      lastTs: n > 0 ? num(reply[r + 3]) : null,
+      baseline: fingerprint(reply[r + 4], reply[0])!,
+      prev: fingerprint(reply[r + 5], reply[1]),
+      seen,
+      distinct,
+      fpSeq: String(reply[r + 13]).split(','),
+      counts: { m1: counts(r + 14), m10: counts(r + 18), session: counts(r + 22) },
+      capped: reply[r + 26] === 1,
+    };
+  }
+  return views;
 }
 
 /**
@@ -81,8 +153,9 @@ export class RedisSessionStore implements SessionStore {
     const commands = pipeline as unknown as ScriptCommands;
     for (const [sessionId, indexes] of bySession) {
       const { win, ev, evq } = this.keys(sessionId);
-      const events = indexes.map((i) => JSON.stringify(inputs[i]));
-      commands.applyActions(win, ev, evq, idleTtlMs, dedupeCap, maxDistinct, maxRing, ...events);
+      const args: (string | number)[] = [idleTtlMs, dedupeCap, maxDistinct, maxRing];
+      for (const i of indexes) eventArgs(inputs[i]!, args);
+      commands.applyActions(win, ev, evq, ...args);
     }
 
     const started = performance.now();
@@ -102,15 +175,21 @@ export class RedisSessionStore implements SessionStore {
     }
 
     const views = new Array<WindowView>(inputs.length);
+    const blobs = new Map<string, FingerprintSnapshot>();
     let k = 0;
     for (const indexes of bySession.values()) {
       const [err, reply] = results[k++]!;
       if (err) throw storeError(err);
-      if (!Array.isArray(reply) || reply.length !== indexes.length) {
+      if (!Array.isArray(reply)) {
         throw new RiskStreamError('STORE_SCRIPT', 'session store script returned an unexpected reply');
       }
+      const sessionViews = parseReply(
+        reply,
+        indexes.map((i) => inputs[i]!),
+        blobs,
+      );
       indexes.forEach((inputIndex, j) => {
-        views[inputIndex] = parseView(String(reply[j]));
+        views[inputIndex] = sessionViews[j]!;
       });
     }
     return views;
@@ -118,8 +197,8 @@ export class RedisSessionStore implements SessionStore {
 
   /** The stored window of a session, or null (for tests and debugging). */
   async peek(sessionId: string): Promise<WindowState | null> {
-    const json = await this.client.get(this.keys(sessionId).win);
-    return json === null ? null : decodeState(json);
+    const packed = await this.client.getBuffer(this.keys(sessionId).win);
+    return packed === null ? null : decodeState(packed);
   }
 
   /** Cheap: false at once while the client is not connected, instead of queueing. */

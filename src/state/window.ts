@@ -3,7 +3,8 @@ import { RiskStreamError } from '../errors';
 
 /**
  * The session window, in TypeScript. This is the twin of `lua/applyActions-3.lua`: the same state
- * (its JSON form is what Redis stores under the `win` key) and the same view for every input.
+ * (decodeState reads the packed form Redis stores under the `win` key) and the same view for every
+ * input.
  * Change both together; the parity test in test/integration/state checks they agree.
  */
 
@@ -32,7 +33,7 @@ export interface WindowState {
   asn: string[];
   country: string[];
   seq: string[];
-  /** Arrival order; entries older than the latest ts minus 10 min are dropped. */
+  /** Sorted by ts (ties in arrival order); entries at or before the latest ts minus 10 min are dropped. */
   ring: RingEntry[];
   all: number;
   sensitive: number;
@@ -105,14 +106,89 @@ export function emptyState(): WindowState {
   };
 }
 
-const asArray = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+const STATE_NUMBERS = 18;
+const STATE_STRINGS = 10;
+const RING_ENTRY = 32;
 
-/** Parses the `win` JSON written by the Lua script (cjson writes an empty array as `{}`). */
-export function decodeState(json: string): WindowState {
-  const raw = JSON.parse(json) as WindowState;
-  const state: WindowState = { ...emptyState(), ...raw, seq: asArray(raw.seq), ring: asArray(raw.ring) };
-  for (const kind of ID_KINDS) state[kind] = asArray(raw[kind]);
+/** Reads the ids of a Lua set string: `,a,b,` -> [a, b]; `,` -> []. */
+const setIds = (text: string): string[] => (text.length <= 1 ? [] : text.slice(1, -1).split(','));
+const snapshot = (text: string): FingerprintSnapshot | null =>
+  text === '' ? null : (JSON.parse(text) as FingerprintSnapshot);
+
+/**
+ * Reads the packed `win` value the Lua script writes (STATE in applyActions-3.lua): 18 little-endian
+ * doubles, then 10 strings each with a 32-bit length. The ring entries hold running totals; this
+ * turns them back into each event's own values.
+ */
+export function decodeState(packed: Buffer): WindowState {
+  const num: number[] = [];
+  let pos = 0;
+  for (let i = 0; i < STATE_NUMBERS; i++, pos += 8) num.push(packed.readDoubleLE(pos));
+  const str: Buffer[] = [];
+  for (let i = 0; i < STATE_STRINGS; i++) {
+    const len = packed.readInt32LE(pos);
+    str.push(packed.subarray(pos + 4, pos + 4 + len));
+    pos += 4 + len;
+  }
+  if (pos !== packed.length) {
+    throw new RiskStreamError(
+      'STORE_SCRIPT',
+      `window state: ${packed.length - pos} bytes after the last field`,
+    );
+  }
+  const [n, first, last, all, sensitive, exports, exported, capped] = num as [number, ...number[]];
+  const text = str.map((b) => b.toString('utf8'));
+  const ringBytes = str[9]!;
+  const ring: RingEntry[] = [];
+  let [s, e, x] = num.slice(15, 18) as [number, number, number];
+  for (let at = 0; at < ringBytes.length; at += RING_ENTRY) {
+    const cum = [8, 16, 24].map((o) => ringBytes.readDoubleLE(at + o)) as [number, number, number];
+    ring.push([ringBytes.readDoubleLE(at), cum[0] - s, cum[1] - e, cum[2] - x]);
+    [s, e, x] = cum;
+  }
+  const state: WindowState = {
+    ...emptyState(),
+    n,
+    first: n > 0 ? first! : null,
+    last: n > 0 ? last! : null,
+    base: snapshot(text[0]!),
+    prev: snapshot(text[1]!),
+    seq: text[8] === '' ? [] : text[8]!.split(','),
+    ring,
+    all: all!,
+    sensitive: sensitive!,
+    exports: exports!,
+    exported: exported!,
+    capped: capped === 1,
+  };
+  ID_KINDS.forEach((kind, k) => {
+    state[kind] = setIds(text[2 + k]!);
+  });
   return state;
+}
+
+/** Number of ring entries (sorted by ts) among the first `len` with ts <= t. */
+function upto(ring: readonly RingEntry[], len: number, t: number): number {
+  let lo = 0;
+  let hi = len;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ring[mid - 1]![0] <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Own event plus the ring entries at positions [from, to). */
+function windowCounts(ring: readonly RingEntry[], from: number, to: number, own: RingEntry): WindowCounts {
+  const c = counts(1 + to - from, own[1], own[2], own[3]);
+  for (let i = from; i < to; i++) {
+    const [, rs, re, rx] = ring[i]!;
+    c.sensitive += rs;
+    c.exports += re;
+    c.exported += rx;
+  }
+  return c;
 }
 
 function counts(all: number, sensitive: number, exports: number, exported: number): WindowCounts {
@@ -151,28 +227,18 @@ export function applyToWindow(
 
   const seq = [...st.seq, input.ids.fp].slice(-SEQ_LEN);
 
+  // The ring is sorted by ts (a late event goes in after the events with the same ts).
+  const own: RingEntry = [ts, s01, e01, x];
+  const hi = upto(st.ring, st.ring.length, ts);
+  const lo1 = upto(st.ring, hi, ts - M1_MS);
+  const lo10 = upto(st.ring, lo1, ts - M10_MS);
+  const m1 = windowCounts(st.ring, lo1, hi, own);
+  const m10 = windowCounts(st.ring, lo10, hi, own);
+
   const newLast = st.last === null ? ts : Math.max(st.last, ts);
   const cut = newLast - M10_MS;
-  const m1 = counts(1, s01, e01, x);
-  const m10 = counts(1, s01, e01, x);
-  let ring: RingEntry[] = [];
-  for (const entry of st.ring) {
-    const [rt, rs, re, rx] = entry;
-    if (rt <= ts && rt > ts - M10_MS) {
-      m10.all += 1;
-      m10.sensitive += rs;
-      m10.exports += re;
-      m10.exported += rx;
-      if (rt > ts - M1_MS) {
-        m1.all += 1;
-        m1.sensitive += rs;
-        m1.exports += re;
-        m1.exported += rx;
-      }
-    }
-    if (rt > cut) ring.push(entry);
-  }
-  if (ts > cut) ring.push([ts, s01, e01, x]);
+  let ring = ts > cut ? [...st.ring.slice(0, hi), own, ...st.ring.slice(hi)] : st.ring;
+  ring = ring.slice(upto(ring, ring.length, cut));
   let ringCapped = false;
   if (ring.length > limits.maxRing) {
     ring = ring.slice(ring.length - limits.maxRing);

@@ -1,10 +1,13 @@
 --[[
   Applies one session's events of a batch to its window, in order, atomically, once per eventId.
-  Twin of src/state/window.ts (same state JSON, same views); change both together.
+  Twin of src/state/window.ts (same state, same views); change both together. The parity test in
+  test/integration/state checks they agree. Built to cost little per event inside Redis: inputs
+  arrive as plain ARGV fields, the state is one struct-packed string, views go back as integers,
+  and the fingerprints are opaque strings Lua only stores and hands back.
 
     Input:
-      KEYS[1] win   window state, a JSON string (see WindowState in window.ts)
-      KEYS[2] ev    dedupe ledger hash: eventId -> view JSON returned the first time
+      KEYS[1] win   window state, packed (STATE below; decodeState in window.ts reads it)
+      KEYS[2] ev    dedupe ledger hash: eventId -> the view returned the first time (LEDGER below)
       KEYS[3] evq   ledger order: list of eventIds, oldest first
 
       ARGV[1] idleTtlMs    PEXPIRE set on all three keys after the call; an event more than this
@@ -12,181 +15,274 @@
       ARGV[2] dedupeCap    eventIds remembered in the ledger
       ARGV[3] maxDistinct  cap of each distinct-id set
       ARGV[4] maxRing      cap of the recent-event ring
-      ARGV[5..] one JSON-encoded ActionInput per event, in order
+      ARGV[5..] per event, in order, IN_FIELDS fields:
+        eventId, ts, flags (1 sensitive + 2 export + 4 logout), records exported,
+        fingerprint (an opaque string: the caller's encoding of the snapshot),
+        then the ids fp, ua, ja4, dev, asn, country, each wrapped in commas (',id,'; an id
+        never contains ','), so a set lookup needs no string building
 
-    Output:
-      array of view JSON strings aligned with ARGV[5..]; an eventId already in the ledger gets its
-      stored view back with "duplicate": true and changes nothing.
+    Output: one flat array.
+      [1] the stored baseline fingerprint when the call started ('' if none)
+      [2] the stored previous fingerprint when the call started ('' if none)
+      then OUT_FIELDS values per event, aligned with the input events:
+        duplicate (0|1), n, firstTs, lastTs (both 0 when n = 0),
+        baseline: 0 = [1], j > 0 = the fingerprint of this call's event j, or the string itself,
+        prev: -1 = none, 0 = [2], j > 0 = event j's fingerprint, or the string itself,
+        seen (bit k-1 set when id kind k was seen before), distinct count of the 6 kinds,
+        fpSeq (ids joined by ','), counts m1, m10, session (all, sensitive, exports, exported each),
+        capped (0|1)
+      A duplicate's baseline and prev are always strings (from the ledger).
 
   A logout stores its view and deletes `win` (the ledger stays until its TTL); a later event of
   the session starts a new window.
+
+  The ring holds the events of the last 10 minutes sorted by ts (a late event is inserted in
+  place, after events with the same ts), as RING_ENTRY-byte entries: ts and the session's running
+  totals of sensitive actions, exports and exported records up to and including that entry. A
+  window's sums are then two binary searches and a subtraction; ring_base holds the totals just
+  before the first entry.
 ]]
 local rcall = redis.call
-local KINDS = { 'fp', 'ua', 'ja4', 'dev', 'asn', 'country' }
+local spack, sunpack = struct.pack, struct.unpack
+local find, sub, floor = string.find, string.sub, math.floor
+
 local M1, M10, SEQ_LEN = 60000, 600000, 8
+local KINDS = 6
+local BIT = { 1, 2, 4, 8, 16, 32 }
+local IN_FIELDS = 11
+-- n first last all sensitive exports exported capped count[6] seqN ringBase[3] | base prev set[6] seq ring
+-- (struct's 'i4c0': pack takes the length and then the string, unpack returns only the string)
+local STATE = '<' .. string.rep('d', 18) .. string.rep('i4c0', 10)
+local RING_ENTRY = 32
+local ENTRY = '<dddd'
+-- n first last seen distinct[6] counts[12] capped | fpSeq baseline prev
+local LEDGER = '<' .. string.rep('d', 23) .. 'i4c0i4c0i4c0'
 
 local idleTtl = tonumber(ARGV[1])
 local dedupeCap = tonumber(ARGV[2])
 local maxDistinct = tonumber(ARGV[3])
 local maxRing = tonumber(ARGV[4])
 
--- `has` (id -> true per kind) is a lookup built on load; it is never stored.
 local function newState()
-  local st = { n = 0, seq = {}, ring = {}, all = 0, sensitive = 0, exports = 0, exported = 0,
-    capped = false, has = {} }
-  for _, kind in ipairs(KINDS) do
-    st[kind] = {}
-    st.has[kind] = {}
-  end
-  return st
+  return { n = 0, first = 0, last = 0, all = 0, sensitive = 0, exports = 0, exported = 0, capped = 0,
+    count = { 0, 0, 0, 0, 0, 0 }, seqN = 0, rs = 0, re = 0, rx = 0,
+    base = '', prev = '', set = { ',', ',', ',', ',', ',', ',' }, seq = '', ring = '',
+    baseRef = 0, prevRef = 0 }
 end
 
 local function loadState(raw)
-  local st = cjson.decode(raw)
-  st.has = {}
-  for _, kind in ipairs(KINDS) do
-    local lookup = {}
-    for _, id in ipairs(st[kind]) do lookup[id] = true end
-    st.has[kind] = lookup
-  end
+  local st = newState()
+  local c, s = st.count, st.set
+  st.n, st.first, st.last, st.all, st.sensitive, st.exports, st.exported, st.capped,
+  c[1], c[2], c[3], c[4], c[5], c[6], st.seqN, st.rs, st.re, st.rx,
+  st.base, st.prev, s[1], s[2], s[3], s[4], s[5], s[6], st.seq, st.ring = sunpack(STATE, raw)
   return st
 end
 
 local function encodeState(st)
-  local has = st.has
-  st.has = nil
-  local json = cjson.encode(st)
-  st.has = has
-  return json
+  local c, s = st.count, st.set
+  return spack(STATE, st.n, st.first, st.last, st.all, st.sensitive, st.exports, st.exported,
+    st.capped, c[1], c[2], c[3], c[4], c[5], c[6], st.seqN, st.rs, st.re, st.rx,
+    #st.base, st.base, #st.prev, st.prev, #s[1], s[1], #s[2], s[2], #s[3], s[3], #s[4], s[4],
+    #s[5], s[5], #s[6], s[6], #st.seq, st.seq, #st.ring, st.ring)
 end
 
-local function counts(all, sensitive, exports, exported)
-  return { all = all, sensitive = sensitive, exports = exports, exported = exported }
+-- Number of the first `len` ring entries with ts <= t (entries are sorted by ts).
+local function upto(ring, len, t)
+  local lo, hi = 0, len
+  while lo < hi do
+    local mid = floor((lo + hi + 1) / 2)
+    if sunpack('<d', ring, (mid - 1) * RING_ENTRY + 1) <= t then lo = mid else hi = mid - 1 end
+  end
+  return lo
 end
 
--- Updates st in place (or returns nil after a logout) and returns the view JSON.
-local function apply(st, inp)
-  local ts = inp.ts
-  local s01 = inp.sensitive and 1 or 0
-  local e01 = inp.isExport and 1 or 0
-  local x = inp.exported
+-- Running totals after the first k ring entries.
+local function totals(st, k)
+  if k == 0 then return st.rs, st.re, st.rx end
+  local _, s, e, x = sunpack(ENTRY, st.ring, (k - 1) * RING_ENTRY + 1)
+  return s, e, x
+end
+
+-- Drops the first k ring entries, keeping the totals before the new first one.
+local function dropFront(st, k)
+  if k == 0 then return end
+  st.rs, st.re, st.rx = totals(st, k)
+  st.ring = sub(st.ring, k * RING_ENTRY + 1)
+end
+
+-- Inserts an entry after the first k (later entries' totals grow by the event's own values).
+local function insert(st, len, k, ts, s01, e01, x)
+  local s, e, r = totals(st, k)
+  local entry = spack(ENTRY, ts, s + s01, e + e01, r + x)
+  if k == len then
+    st.ring = st.ring .. entry
+    return
+  end
+  local parts = { sub(st.ring, 1, k * RING_ENTRY), entry }
+  for i = k + 1, len do
+    local t, a, b, c = sunpack(ENTRY, st.ring, (i - 1) * RING_ENTRY + 1)
+    parts[#parts + 1] = spack(ENTRY, t, a + s01, b + e01, c + x)
+  end
+  st.ring = table.concat(parts)
+end
+
+-- Applies the event whose fields start at ARGV[o] (it is event j of this call) to st in place.
+-- Returns the state (nil after a logout) and the view: OUT_FIELDS values for the reply, and the
+-- ledger entry.
+local function apply(st, o, j)
+  local ts = tonumber(ARGV[o + 1])
+  local flags = tonumber(ARGV[o + 2])
+  local s01, e01, logout = flags % 2, floor(flags / 2) % 2, flags >= 4
+  local x = tonumber(ARGV[o + 3])
+  local fp = ARGV[o + 4]
 
   local capped = st.capped
-  local seen, distinct = {}, {}
-  for _, kind in ipairs(KINDS) do
-    local id = inp.ids[kind]
-    local set = st[kind]
-    if st.has[kind][id] then
-      seen[kind] = true
+  local seen = 0
+  local distinct = {}
+  for k = 1, KINDS do
+    local id = ARGV[o + 4 + k]
+    local set = st.set[k]
+    if find(set, id, 1, true) then
+      seen = seen + BIT[k]
+    elseif st.count[k] < maxDistinct then
+      st.set[k] = set .. sub(id, 2)
+      st.count[k] = st.count[k] + 1
     else
-      seen[kind] = false
-      if #set < maxDistinct then
-        set[#set + 1] = id
-        st.has[kind][id] = true
-      else
-        capped = true
-      end
+      capped = 1
     end
-    distinct[kind] = #set
+    distinct[k] = st.count[k]
   end
 
-  local seq = st.seq
-  seq[#seq + 1] = inp.ids.fp
-  while #seq > SEQ_LEN do table.remove(seq, 1) end
+  local fpId = sub(ARGV[o + 5], 2, -2)
+  local seq = st.seqN == 0 and fpId or st.seq .. ',' .. fpId
+  local seqN = st.seqN + 1
+  if seqN > SEQ_LEN then
+    seq = sub(seq, find(seq, ',', 1, true) + 1)
+    seqN = SEQ_LEN
+  end
 
-  local newLast = st.last and math.max(st.last, ts) or ts
+  local len = #st.ring / RING_ENTRY
+  local hi = len
+  if len > 0 and sunpack('<d', st.ring, (len - 1) * RING_ENTRY + 1) > ts then hi = upto(st.ring, len, ts) end
+  local lo1 = upto(st.ring, hi, ts - M1)
+  local lo10 = upto(st.ring, lo1, ts - M10)
+  local hs, he, hx = totals(st, hi)
+  local s1, e1, x1 = totals(st, lo1)
+  local s10, e10, x10 = totals(st, lo10)
+
+  local first, last = st.n > 0 and st.first or 0, st.n > 0 and st.last or 0
+  local baseRef, baseBlob = st.baseRef, st.base
+  if st.n == 0 then baseRef, baseBlob = j, fp end
+  local prevRef = st.n == 0 and -1 or st.prevRef
+  local all, sensitive, exports, exported =
+    st.all + 1, st.sensitive + s01, st.exports + e01, st.exported + x
+  local out = {
+    0, st.n, first, last, baseRef, prevRef, seen,
+    distinct[1], distinct[2], distinct[3], distinct[4], distinct[5], distinct[6], seq,
+    1 + hi - lo1, s01 + hs - s1, e01 + he - e1, x + hx - x1,
+    1 + hi - lo10, s01 + hs - s10, e01 + he - e10, x + hx - x10,
+    all, sensitive, exports, exported, capped,
+  }
+  local prevBlob = st.n == 0 and '' or st.prev
+  local ledger = spack(LEDGER, st.n, first, last, seen,
+    distinct[1], distinct[2], distinct[3], distinct[4], distinct[5], distinct[6],
+    out[15], out[16], out[17], out[18], out[19], out[20], out[21], out[22],
+    all, sensitive, exports, exported, capped, #seq, seq, #baseBlob, baseBlob, #prevBlob, prevBlob)
+  if logout then return nil, out, ledger end
+
+  local newLast = st.n > 0 and math.max(st.last, ts) or ts
   local cut = newLast - M10
-  local m1, m10 = counts(1, s01, e01, x), counts(1, s01, e01, x)
-  local ring = {}
-  for _, entry in ipairs(st.ring) do
-    local rt = entry[1]
-    if rt <= ts and rt > ts - M10 then
-      m10.all = m10.all + 1
-      m10.sensitive = m10.sensitive + entry[2]
-      m10.exports = m10.exports + entry[3]
-      m10.exported = m10.exported + entry[4]
-      if rt > ts - M1 then
-        m1.all = m1.all + 1
-        m1.sensitive = m1.sensitive + entry[2]
-        m1.exports = m1.exports + entry[3]
-        m1.exported = m1.exported + entry[4]
-      end
-    end
-    if rt > cut then ring[#ring + 1] = entry end
+  if ts > cut then
+    insert(st, len, hi, ts, s01, e01, x)
+    len = len + 1
   end
-  if ts > cut then ring[#ring + 1] = { ts, s01, e01, x } end
-  local ringCapped = false
-  if #ring > maxRing then
-    local kept = {}
-    for i = #ring - maxRing + 1, #ring do kept[#kept + 1] = ring[i] end
-    ring = kept
-    ringCapped = true
+  local old = upto(st.ring, len, cut)
+  dropFront(st, old)
+  len = len - old
+  local ringCapped = 0
+  if len > maxRing then
+    dropFront(st, len - maxRing)
+    ringCapped = 1
   end
-
-  local session = counts(st.all + 1, st.sensitive + s01, st.exports + e01, st.exported + x)
-  local view = cjson.encode({
-    duplicate = false,
-    n = st.n,
-    firstTs = st.first or cjson.null,
-    lastTs = st.last or cjson.null,
-    baseline = st.base or inp.fp,
-    prev = st.prev or cjson.null,
-    seen = seen,
-    distinct = distinct,
-    fpSeq = seq,
-    counts = { m1 = m1, m10 = m10, session = session },
-    -- the ring cap only makes later events' counts lower bounds, so it is not part of this view
-    capped = capped,
-  })
-  if inp.logout then return nil, view end
 
   -- a late event does not move the last known location
-  if st.last == nil or ts >= st.last then st.prev = inp.fp end
+  if st.n == 0 or ts >= st.last then st.prev, st.prevRef = fp, j end
+  if st.n == 0 then st.base, st.baseRef, st.first = fp, j, ts else st.first = math.min(st.first, ts) end
   st.n = st.n + 1
-  st.first = st.first and math.min(st.first, ts) or ts
   st.last = newLast
-  st.base = st.base or inp.fp
-  st.ring = ring
-  st.all, st.sensitive = session.all, session.sensitive
-  st.exports, st.exported = session.exports, session.exported
-  st.capped = capped or ringCapped
-  return st, view
+  st.seq, st.seqN = seq, seqN
+  st.all, st.sensitive, st.exports, st.exported = all, sensitive, exports, exported
+  st.capped = (capped == 1 or ringCapped == 1) and 1 or 0
+  return st, out, ledger
+end
+
+-- The reply values of a duplicate, from its ledger entry.
+local function replayed(entry)
+  local v = { sunpack(LEDGER, entry) }
+  local prev = v[26] == '' and -1 or v[26]
+  return {
+    1, v[1], v[2], v[3], v[25], prev, v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[24],
+    v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20], v[21], v[22], v[23],
+  }
+end
+
+-- redis.call with a long argument list, in slices (Lua's unpack has a stack limit).
+local function callSliced(cmd, key, args, step)
+  for i = 1, #args, step do
+    rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+local events = (#ARGV - 4) / IN_FIELDS
+local ids = {}
+for j = 1, events do ids[j] = ARGV[5 + (j - 1) * IN_FIELDS] end
+local stored = {}
+for i = 1, events, 1000 do
+  local part = rcall('HMGET', KEYS[2], unpack(ids, i, math.min(i + 999, events)))
+  for k = 1, #part do stored[#stored + 1] = part[k] end
 end
 
 local raw = rcall('GET', KEYS[1])
 local st = raw and loadState(raw) or nil
+local reply = { st and st.base or '', st and st.prev or '' }
+local fresh, written, queued = {}, {}, {}
 local changed, deleted = false, false
-local out = {}
-for i = 5, #ARGV do
-  local inp = cjson.decode(ARGV[i])
-  local stored = rcall('HGET', KEYS[2], inp.eventId)
-  if stored then
-    local view = cjson.decode(stored)
-    view.duplicate = true
-    out[#out + 1] = cjson.encode(view)
+for j = 1, events do
+  local id = ids[j]
+  local entry = fresh[id] or stored[j]
+  local out
+  if entry then
+    out = replayed(entry)
   else
-    local view
     -- Idle expiry in event time, so the window does not depend on when (or how fast) events are
     -- processed: replay of a recorded day and the live engine see the same sessions expire.
-    if st and st.n > 0 and inp.ts - st.last > idleTtl then st = nil end
-    st, view = apply(st or newState(), inp)
-    out[#out + 1] = view
+    local o = 5 + (j - 1) * IN_FIELDS
+    if st and st.n > 0 and tonumber(ARGV[o + 1]) - st.last > idleTtl then st = nil end
+    local ledger
+    st, out, ledger = apply(st or newState(), o, j)
     if st then changed = true else changed, deleted = false, true end
-    rcall('HSET', KEYS[2], inp.eventId, view)
-    local len = rcall('RPUSH', KEYS[3], inp.eventId)
-    while len > dedupeCap do
-      rcall('HDEL', KEYS[2], rcall('LPOP', KEYS[3]))
-      len = len - 1
-    end
+    fresh[id] = ledger
+    written[#written + 1] = id
+    written[#written + 1] = ledger
+    queued[#queued + 1] = id
   end
+  for k = 1, #out do reply[#reply + 1] = out[k] end
 end
 
+if #queued > 0 then
+  callSliced('HSET', KEYS[2], written, 2000)
+  local len = 0
+  for i = 1, #queued, 1000 do
+    len = rcall('RPUSH', KEYS[3], unpack(queued, i, math.min(i + 999, #queued)))
+  end
+  if len > dedupeCap then callSliced('HDEL', KEYS[2], rcall('LPOP', KEYS[3], len - dedupeCap), 1000) end
+end
 if st then
-  if changed then rcall('SET', KEYS[1], encodeState(st)) end
+  if changed then rcall('SET', KEYS[1], encodeState(st), 'PX', idleTtl) else rcall('PEXPIRE', KEYS[1], idleTtl) end
 elseif deleted then
   rcall('DEL', KEYS[1])
 end
-rcall('PEXPIRE', KEYS[1], idleTtl)
 rcall('PEXPIRE', KEYS[2], idleTtl)
 rcall('PEXPIRE', KEYS[3], idleTtl)
-return out
+return reply

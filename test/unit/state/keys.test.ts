@@ -13,9 +13,9 @@ function hashedPart(key: string): string {
 describe('state/keys', () => {
   it('builds the three keys of a session with its id as hash tag', () => {
     assert.deepEqual(sessionKeys('rs:', 'sess-42'), {
-      win: 'rs:{sess-42}:win',
-      ev: 'rs:{sess-42}:ev',
-      evq: 'rs:{sess-42}:evq',
+      win: 'rs:{sess-42}:v2:win',
+      ev: 'rs:{sess-42}:v2:ev',
+      evq: 'rs:{sess-42}:v2:evq',
     });
   });
 
@@ -32,7 +32,7 @@ describe('state/keys', () => {
   it('hashes ids containing braces (or empty) and marks them outside the tag', () => {
     const sha = createHash('sha1').update('a}b').digest('hex');
     assert.equal(sessionTag('a}b'), `#{${sha}}`);
-    assert.equal(sessionKeys('rs:', 'a}b').win, `rs:#{${sha}}:win`);
+    assert.equal(sessionKeys('rs:', 'a}b').win, `rs:#{${sha}}:v2:win`);
     // a raw id equal to that sha1 gets a different key
     assert.notEqual(sessionKeys('rs:', sha).win, sessionKeys('rs:', 'a}b').win);
     assert.match(sessionTag(''), /^#\{[0-9a-f]{40}\}$/);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ActionInput } from '../../../src/contract';
 import { MemorySessionStore } from '../../../src/state/memory';
 import type { WindowLimits, WindowState } from '../../../src/state/window';
-import { applyToWindow, decodeState, emptyState, resolveStoreLimits } from '../../../src/state/window';
+import { applyToWindow, resolveStoreLimits } from '../../../src/state/window';
 
 const T0 = 1_700_000_000_000;
 const LIMITS: WindowLimits = { maxDistinct: 64, maxRing: 2000 };
@@ -192,11 +192,33 @@ describe('state/window applyToWindow', () => {
     assert.deepEqual(state, copy);
   });
 
-  it('decodeState turns cjson empty tables back into arrays', () => {
-    const json = JSON.stringify({ ...emptyState(), n: 1, ring: {}, seq: {}, fp: {} });
-    const state = decodeState(json);
-    assert.deepEqual(state.ring, []);
-    assert.deepEqual(state.fp, []);
+  it('late event: goes into the ring in ts order, after events with the same ts', () => {
+    const inputs = [
+      mk({ ts: T0, sensitive: true }),
+      mk({ ts: T0 + 50_000 }),
+      mk({ ts: T0 + 20_000, exported: 7 }),
+      mk({ ts: T0 + 20_000 }),
+      mk({ ts: T0 + 70_000 }),
+    ];
+    const { views, state } = run(inputs);
+    assert.deepEqual(
+      state!.ring.map((r) => r[0]),
+      [T0, T0 + 20_000, T0 + 20_000, T0 + 50_000, T0 + 70_000],
+    );
+    assert.deepEqual(state!.ring[1], [T0 + 20_000, 1, 1, 7]);
+    // the second event at T0+20s counts the first one (same ts) and T0, not T0+50s
+    assert.deepEqual(views[3]!.counts.m1, { all: 3, sensitive: 2, exports: 1, exported: 7 });
+    // T0+70s: (T0+10s, T0+70s] holds both T0+20s events, T0+50s and itself
+    assert.deepEqual(views[4]!.counts.m1, { all: 4, sensitive: 1, exports: 1, exported: 7 });
+  });
+
+  it('ring cap with a late event: the oldest by ts goes first', () => {
+    const limits = { maxDistinct: 64, maxRing: 2 };
+    const { state } = run([mk({ ts: T0 + 1000 }), mk({ ts: T0 + 3000 }), mk({ ts: T0 + 2000 })], limits);
+    assert.deepEqual(
+      state!.ring.map((r) => r[0]),
+      [T0 + 2000, T0 + 3000],
+    );
   });
 
   it('rejects a limit that is not a positive integer, naming it', () => {
