@@ -80,12 +80,17 @@ export function unpack(t: PackedTopic): { topic: string; messages: Message[] } {
   return { topic: t.topic, messages };
 }
 
-/** This module, as the worker should load it: the compiled .js, or the .ts source through tsx. */
-function workerEntry(): { file: string; execArgv: string[] } {
+/**
+ * This module, as the worker should load it: the compiled .js, or the .ts source through tsx's
+ * require hook (tests and scripts run from source). It is required from an eval'd CommonJS stub,
+ * because Node hands a .ts worker file to its ES module loader, which does not know the extension.
+ */
+function workerEntry(): { code: string; execArgv: string[] } {
+  const code = `require(${JSON.stringify(__filename)});`;
   if (__filename.endsWith('.ts')) {
-    return { file: __filename, execArgv: [...process.execArgv, '--require', require.resolve('tsx/cjs')] };
+    return { code, execArgv: [...process.execArgv, '--require', require.resolve('tsx/cjs')] };
   }
-  return { file: __filename, execArgv: process.execArgv };
+  return { code, execArgv: process.execArgv };
 }
 
 /**
@@ -106,8 +111,12 @@ export class ProducerThread {
   async start(): Promise<void> {
     if (this.closed) throw new RiskStreamError('SINK_FAILED', 'producer thread is closed');
     if (this.ready) return this.ready;
-    const { file, execArgv } = workerEntry();
-    const worker = new Worker(file, { workerData: { mark: WORKER_MARK, config: this.config }, execArgv });
+    const { code, execArgv } = workerEntry();
+    const worker = new Worker(code, {
+      eval: true,
+      workerData: { mark: WORKER_MARK, config: this.config },
+      execArgv,
+    });
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       const failAll = (message: string) => {
