@@ -22,8 +22,9 @@ function countryId(country: string | null): string {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
- * Replaces lone UTF-16 surrogates with U+FFFD. JSON.stringify escapes them as `\udxxx`, which
- * Redis's cjson rejects, so one bad User-Agent would fail the whole batch's script every retry.
+ * Replaces lone UTF-16 surrogates with U+FFFD. Strings reach Redis as UTF-8, which has no form for
+ * them, so without this a value read back from Redis would differ from the one the in-memory
+ * store keeps, and a redelivered event could see a different window than the first time.
  */
 export function wellFormed(text: string): string {
   return /[\uD800-\uDFFF]/.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
@@ -34,8 +35,8 @@ function opt(text: string | null): string | null {
 }
 
 /**
- * Rounds to 5 decimals (about 1 m), so the number survives cjson's 14 significant digits and the
- * Lua and in-memory stores hold the same value. Non-finite becomes null; -0 becomes 0.
+ * Rounds to 5 decimals (about 1 m): finer than any IP geolocation, and a stable value in every
+ * store and encoding. Non-finite becomes null; -0 becomes 0.
  */
 export function roundCoord(value: number | null): number | null {
   if (value === null || !Number.isFinite(value)) return null;
