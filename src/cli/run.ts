@@ -1,7 +1,7 @@
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
 import type { Settings } from '../config/schema';
 import { KafkaSink, producerTransport, threadTransport, type RecordTransport } from '../emit/kafka';
-import { ProducerThread } from '../emit/thread';
+import { PRODUCER_OPTIONS, ProducerThread } from '../emit/thread';
 import { RiskStreamError } from '../errors';
 import { buildServer } from '../http/server';
 import { startKafkaEngine } from '../ingest/kafka';
@@ -50,11 +50,7 @@ async function connectTransport(settings: Settings, kafka: Kafka): Promise<Recor
     await thread.start();
     return threadTransport(thread);
   }
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: 5 },
-  });
+  const producer = kafka.producer(PRODUCER_OPTIONS);
   await producer.connect();
   return producerTransport(producer);
 }

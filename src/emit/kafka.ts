@@ -1,8 +1,8 @@
-import type { Message, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type { DeadLetter, Decision, OutputSink } from '../contract';
 import { RiskStreamError } from '../errors';
 import { encodeDeadLetter, encodeDecision } from './encode';
-import type { OutgoingTopic, ProducerThread } from './thread';
+import { kafkaMessage, type OutgoingTopic, type ProducerThread } from './thread';
 
 export interface KafkaSinkOptions {
   decisionsTopic: string;
@@ -41,11 +41,7 @@ export function producerTransport(producer: Producer): RecordTransport {
     async send(topics) {
       const topicMessages = topics.map((t) => ({
         topic: t.topic,
-        messages: t.messages.map((m): Message => ({
-          key: m.key,
-          value: m.value,
-          ...(t.headerName ? { headers: { [t.headerName]: m.header ?? '' } } : {}),
-        })),
+        messages: t.messages.map((m) => kafkaMessage(m.key, m.value, t.headerName, m.header)),
       }));
       await producer.sendBatch({ topicMessages, acks: -1 });
     },

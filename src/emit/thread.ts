@@ -37,6 +37,23 @@ type Reply =
 
 const WORKER_MARK = 'risk-stream-producer-thread';
 
+/** The producer settings of every decision producer, on the main thread or on its own. */
+export const PRODUCER_OPTIONS = {
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+  retry: { retries: 5 },
+} as const;
+
+/** A kafkajs record, with the topic's one header when it has one. */
+export function kafkaMessage(
+  key: string | Buffer | null,
+  value: Buffer,
+  headerName: string | null | undefined,
+  header: string | undefined,
+): Message {
+  return headerName ? { key, value, headers: { [headerName]: header ?? '' } } : { key, value };
+}
+
 export function pack(topics: readonly OutgoingTopic[]): { packed: PackedTopic[]; transfer: ArrayBuffer[] } {
   const transfer: ArrayBuffer[] = [];
   const packed = topics.map((t) => {
@@ -187,11 +204,7 @@ export class ProducerThread {
 async function runThread(config: ThreadKafkaConfig): Promise<void> {
   const port = parentPort!;
   const post = (reply: Reply) => port.postMessage(reply);
-  const producer = new Kafka({ ...config, logLevel: logLevel.NOTHING }).producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: 5 },
-  });
+  const producer = new Kafka({ ...config, logLevel: logLevel.NOTHING }).producer(PRODUCER_OPTIONS);
   try {
     await producer.connect();
   } catch (err) {
