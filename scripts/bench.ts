@@ -1,11 +1,13 @@
 /**
  * End-to-end benchmark on a real Kafka broker and a real Redis: a raw kafkajs consume -> produce
  * passthrough (the same commit discipline as the engine) as the baseline, then the engine itself
- * (startEngine: every stage, ALLOW decisions emitted too, so every event yields one output record).
+ * (startEngine: every stage), twice: with its default settings (only non-ALLOW decisions go out)
+ * and with ALLOW decisions emitted too, so every event yields one output record as in the baseline.
  *
  *   1. max throughput: each reads the same pre-filled input topic as a new consumer group;
- *   2. latency at R (default half the engine's max): a paced producer and a collector on the output
- *      topic measure send -> output arrival per event, for the passthrough and for the engine.
+ *   2. latency at R (default half the max of the engine with every decision out): a paced producer
+ *      and a collector on the output topic measure send -> output arrival per event, for the
+ *      passthrough and for the engine (every decision out, so every event is measured).
  *
  *   npm run bench [-- --events 200000 --partitions 3 --latency-seconds 30]   (scripts/bench.sh)
  *
@@ -759,6 +761,7 @@ interface Ctx {
     | 'input'
     | 'passthrough'
     | 'decisions'
+    | 'decisionsDefault'
     | 'deadLetters'
     | 'latPtIn'
     | 'latPtOut'
@@ -772,12 +775,14 @@ interface Ctx {
   consumer: ConsumerSettings;
   /** A consumer group name of this run (remembered, to delete it at the end). */
   group(name: string): string;
+  /** emitAllow defaults to true: every event yields an output record, as in the passthrough. */
   startEngine(
     groupId: string,
     input: string,
     output: string,
     dead: string,
     prefix: string,
+    emitAllow?: boolean,
   ): Promise<RunningEngine>;
 }
 
@@ -894,15 +899,23 @@ async function passthroughThroughput(ctx: Ctx, n: number) {
   return { ...tp, meanChunk, outputRecords };
 }
 
-async function engineThroughput(ctx: Ctx, n: number, machine: Machine) {
+/**
+ * The engine on the pre-filled input. `emitAllow` false is its default configuration (only
+ * STEP_UP / BLOCK_ACTION / TERMINATE decisions go out); true writes one decision per event, the
+ * same output volume as the passthrough.
+ */
+async function engineThroughput(ctx: Ctx, n: number, machine: Machine, emitAllow: boolean) {
   const { topics } = ctx;
   const t = performance.now();
+  const name = emitAllow ? 'all' : 'default';
+  const output = emitAllow ? topics.decisions : topics.decisionsDefault;
   const eng = await ctx.startEngine(
-    ctx.group('engine'),
+    ctx.group(`engine-${name}`),
     topics.input,
-    topics.decisions,
+    output,
     topics.deadLetters,
-    `${ctx.keyPrefix}max:`,
+    `${ctx.keyPrefix}max-${name}:`,
+    emitAllow,
   );
   onCleanup('stop engine', () => eng.stop());
   log(`engine started in ${int(performance.now() - t)} ms (model loaded, clients connected)`);
@@ -923,7 +936,7 @@ async function engineThroughput(ctx: Ctx, n: number, machine: Machine) {
   const batches = r.last.batches - r.first.batches;
   const meanBatch = (r.last.batchSum - r.first.batchSum) / Math.max(1, batches);
   const redisShare = pct(r.last.redisSec - r.first.redisSec, stages.seconds.state ?? 0);
-  const outputRecords = await topicMessageCount(ctx.admin, topics.decisions);
+  const outputRecords = await topicMessageCount(ctx.admin, output);
   log(
     `${int(tp.eventsPerSec)} ev/s (${int(tp.measuredEvents)} events in ${fix(tp.measuredSeconds, 2)} s ` +
       `after the first chunk at ${int(tp.firstChunkMs)} ms), ${int(batches)} batches of ${int(meanBatch)} on average`,
@@ -1034,7 +1047,14 @@ async function bench(opts: Options): Promise<void> {
   const started = new Date();
   // --set first, then what the bench needs: its own topics, group and keys, every decision emitted.
   const extra = settingOverrides(opts.set);
-  const settingsFor = (groupId: string, input: string, output: string, dead: string, prefix: string) =>
+  const settingsFor = (
+    groupId: string,
+    input: string,
+    output: string,
+    dead: string,
+    prefix: string,
+    emitAllow = true,
+  ) =>
     loadSettings({
       env: {},
       overrides: {
@@ -1047,7 +1067,7 @@ async function bench(opts: Options): Promise<void> {
           actionsTopic: input,
           decisionsTopic: output,
           deadLetterTopic: dead,
-          emitAllow: true,
+          emitAllow,
           fromBeginning: true,
         },
         redis: { ...extra.redis, url: opts.redis, keyPrefix: prefix },
@@ -1095,6 +1115,7 @@ async function bench(opts: Options): Promise<void> {
       input: `${run}-actions`,
       passthrough: `${run}-passthrough`,
       decisions: `${run}-decisions`,
+      decisionsDefault: `${run}-decisions-default`,
       deadLetters: `${run}-dead-letters`,
       latPtIn: `${run}-lat-pt-actions`,
       latPtOut: `${run}-lat-pt-passthrough`,
@@ -1112,8 +1133,8 @@ async function bench(opts: Options): Promise<void> {
       maxBytesPerPartition: base.kafka.maxBytesPerPartition,
       partitionsConsumedConcurrently: base.kafka.partitionsConsumedConcurrently,
     },
-    startEngine: (groupId, input, output, dead, prefix) =>
-      startEngine(settingsFor(groupId, input, output, dead, prefix), silentLogger()),
+    startEngine: (groupId, input, output, dead, prefix, emitAllow) =>
+      startEngine(settingsFor(groupId, input, output, dead, prefix, emitAllow), silentLogger()),
   };
   onCleanup('delete redis keys', () => deleteKeys(redis, ctx.keyPrefix));
   onCleanup('delete consumer groups', () => admin.deleteGroups(groups).catch(() => undefined));
@@ -1124,9 +1145,17 @@ async function bench(opts: Options): Promise<void> {
   const passthrough = await phase('passthrough max throughput', () =>
     passthroughThroughput(ctx, input.events),
   );
-  const engine = await phase('engine max throughput', () => engineThroughput(ctx, input.events, machine));
-  const ratio = engine.eventsPerSec / passthrough.eventsPerSec;
-  log(`\nratio engine/passthrough: ${fix(ratio, 2)} (target >= 0.5)`);
+  const engineDefault = await phase('engine max throughput, default settings (non-ALLOW decisions out)', () =>
+    engineThroughput(ctx, input.events, machine, false),
+  );
+  const engine = await phase('engine max throughput, ALLOW decisions out too (one output per event)', () =>
+    engineThroughput(ctx, input.events, machine, true),
+  );
+  const ratio = engineDefault.eventsPerSec / passthrough.eventsPerSec;
+  const ratioAll = engine.eventsPerSec / passthrough.eventsPerSec;
+  log(
+    `\nratio engine/passthrough: ${fix(ratio, 2)} with default settings, ${fix(ratioAll, 2)} with ALLOW out too (target >= 0.5)`,
+  );
 
   const rate = Math.round(opts.latencyRate ?? Math.max(1, engine.eventsPerSec / 2));
   let latency: { passthrough: LatencyResult; engine: LatencyResult & { meanBatch: number } } | undefined;
@@ -1156,14 +1185,19 @@ async function bench(opts: Options): Promise<void> {
     cols('', ['throughput ev/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms']) +
       (latency ? `   (latency at ${int(rate)} ev/s)` : '   (latency not measured)'),
     row('passthrough (kafkajs)', passthrough.eventsPerSec, latency?.passthrough),
-    row('risk-stream engine', engine.eventsPerSec, latency?.engine),
-    `ratio engine/passthrough: ${fix(ratio, 2)}   (target >= 0.5)`,
+    row('engine (default)', engineDefault.eventsPerSec, undefined),
+    row('engine (ALLOW out too)', engine.eventsPerSec, latency?.engine),
+    `ratio engine/passthrough: ${fix(ratio, 2)} with default settings (non-ALLOW decisions out), ` +
+      `${fix(ratioAll, 2)} with every decision out   (target >= 0.5)`,
+    `engine default at max: ${int(engineDefault.outputRecords)} decisions out of ${int(input.events)} events; ` +
+      `process ${fix(engineDefault.cpu.process, 2)} cores, main event loop busy ${fix(100 * engineDefault.cpu.mainLoop, 0)}%, ` +
+      `redis ${fix(engineDefault.cpu.redis, 2)} cores`,
     'engine stage split: ' +
       STAGES.map((k) => `${k} ${fix(engine.stages.percent[k], 0)}%`).join(' ') +
       `; mean batch ${int(engine.meanBatch)}` +
       (latency ? ` (${fix(latency.engine.meanBatch)} at ${int(rate)} ev/s)` : ''),
     `  (${overWall(engine.stages, ctx.consumer.partitionsConsumedConcurrently)})`,
-    `engine at max: process ${fix(cpu.process, 2)} cores, main event loop busy ${fix(100 * cpu.mainLoop, 0)}%, ` +
+    `engine (ALLOW out too) at max: process ${fix(cpu.process, 2)} cores, main event loop busy ${fix(100 * cpu.mainLoop, 0)}%, ` +
       `broker ${cpu.broker === null ? '?' : fix(cpu.broker, 2)} cores, redis ${fix(cpu.redis, 2)} cores, ` +
       `machine ${fix(100 * cpu.machineBusy, 0)}% busy, everything else ${fix(cpu.others, 2)} cores`,
     'phases: ' +
@@ -1180,8 +1214,10 @@ async function bench(opts: Options): Promise<void> {
     consumerSettings: ctx.consumer,
     input,
     passthrough: { throughput: passthrough, latency: latency?.passthrough ?? null },
+    engineDefault: { throughput: engineDefault },
     engine: { throughput: engine, latency: latency?.engine ?? null },
     ratio,
+    ratioAllDecisions: ratioAll,
     phasesSeconds: phases,
     notes: [
       'throughput: events handled (output acknowledged with acks=all, then input offsets committed) after the first chunk, over the time from the first chunk to the last',

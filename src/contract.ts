@@ -200,6 +200,9 @@ export interface SessionStore {
   /**
    * Applies the events in order (events of one session must keep their relative order) and
    * returns one view per input, aligned by index. One round trip for the whole batch.
+   * The batch reaches the store before the call returns (the request is sent, or the memory store
+   * has applied it), so batches handed over one after another are applied in that order even when
+   * the caller does not wait for one to finish before handing over the next.
    */
   applyBatch(inputs: readonly ActionInput[]): Promise<WindowView[]>;
   /** Cheap liveness check for /readyz. */

@@ -46,7 +46,7 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
     decisions: { ALLOW: 0, STEP_UP: 0, BLOCK_ACTION: 0, TERMINATE: 0 },
   };
   const recent: Decision[] = [];
-  const handle = createBatchHandler({
+  const handler = createBatchHandler({
     process: buildPipeline({
       settings,
       store,
@@ -142,7 +142,7 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
 
   while (!(stopping && topic.depth === 0)) {
     const batch = await topic.poll(1000, 50);
-    if (batch.length > 0) await handle(batch);
+    if (batch.length > 0) await handler.handle(batch);
   }
   await traffic.return?.(undefined);
   await producing.catch(() => undefined);

@@ -48,7 +48,7 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
   }
   const sink = new JsonlFileSink(opts.output, opts.deadLetter);
   const process_ = buildPipeline({ settings, store, model: () => scorer, format: 'json', allowJson: true });
-  const handle = createBatchHandler({ process: process_, sink, emitAllow: true, source: 'file' });
+  const handler = createBatchHandler({ process: process_, sink, emitAllow: true, source: 'file' });
 
   const summary: ReplaySummary = {
     events: 0,
@@ -67,7 +67,7 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
       const m = /"ts"\s*:\s*(\d{10,16})/.exec(r.value?.toString('utf8', 0, 4096) ?? '');
       if (m) eventClock = Math.max(eventClock, Number(m[1]));
     }
-    const result = await handle(batch);
+    const result = await handler.handle(batch);
     summary.events += batch.length;
     summary.deadLetters += result.deadLetters.length;
     summary.duplicates += result.duplicates;

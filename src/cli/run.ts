@@ -126,7 +126,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       deadLetterSchemaId: 3,
     });
     cleanups.unshift(() => sink.close());
-    const handle = createBatchHandler({
+    const handler = createBatchHandler({
       process: buildPipeline({
         settings,
         store,
@@ -150,8 +150,9 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       sessionTimeoutMs: settings.kafka.sessionTimeout,
       maxBytesPerPartition: settings.kafka.maxBytesPerPartition,
       partitionsConsumedConcurrently: settings.kafka.partitionsConsumedConcurrently,
-      chunkSize: 2000,
-      handle,
+      maxBatchRecords: settings.kafka.maxBatchRecords,
+      batchesInFlight: settings.kafka.batchesInFlight,
+      handler,
       metrics,
       log,
       onHealth: (healthy, why) => {

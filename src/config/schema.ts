@@ -86,6 +86,12 @@ export const settingsSchema = z
         sessionTimeout: duration('30s'),
         maxBytesPerPartition: int(1_048_576, 1024, 64 * 1_048_576),
         partitionsConsumedConcurrently: int(4, 1, 64),
+        maxBatchRecords: int(2000, 1, 100_000).describe(
+          'Most records in one pipeline batch (one Redis round trip, one model call, one produce request)',
+        ),
+        batchesInFlight: int(2, 1, 16).describe(
+          'Pipeline batches in flight at once: the next one is scored while earlier decisions are being acknowledged',
+        ),
         producerThread: bool(true).describe(
           'Run the decision producer on its own thread (record encoding off the pipeline thread)',
         ),

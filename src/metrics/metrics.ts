@@ -101,7 +101,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Times a stage of the pipeline into riskstream_stage_seconds. */
+/**
+ * Times a stage of the pipeline into riskstream_stage_seconds. `fn` is called before this returns
+ * (an async function runs synchronously up to its first await).
+ */
 export async function timeStage<T>(
   metrics: Metrics | undefined,
   stage: string,
@@ -110,6 +113,16 @@ export async function timeStage<T>(
   const start = process.hrtime.bigint();
   try {
     return await fn();
+  } finally {
+    metrics?.stageSeconds.observe({ stage }, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+}
+
+/** timeStage for a stage that does not wait for anything. */
+export function timeStageSync<T>(metrics: Metrics | undefined, stage: string, fn: () => T): T {
+  const start = process.hrtime.bigint();
+  try {
+    return fn();
   } finally {
     metrics?.stageSeconds.observe({ stage }, Number(process.hrtime.bigint() - start) / 1e9);
   }

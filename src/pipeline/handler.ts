@@ -15,16 +15,30 @@ export interface HandlerOptions {
   onResult?: (result: BatchResult) => void;
 }
 
-/**
- * One batch, end to end: process, write decisions and dead letters, wait for the sink's
- * acknowledgement, record metrics. The caller commits input offsets only after this resolves.
- */
-export function createBatchHandler(opts: HandlerOptions) {
+export interface BatchHandler {
+  /** One batch, end to end: `process`, then `emit`. The caller commits input only after this resolves. */
+  handle(records: readonly RawRecord[]): Promise<BatchResult>;
+  /**
+   * Every stage up to the decisions. The batch is with the session store when this returns, so
+   * batches begun one after another update sessions in that order (see createPipeline).
+   */
+  process(records: readonly RawRecord[]): Promise<BatchResult>;
+  /** Writes a processed batch's output, waits for the sink's acknowledgement, records metrics. */
+  emit(records: readonly RawRecord[], result: BatchResult): Promise<void>;
+}
+
+const EMPTY: BatchResult = { outcomes: [], decisions: [], deadLetters: [], duplicates: 0 };
+
+export function createBatchHandler(opts: HandlerOptions): BatchHandler {
   const now = opts.now ?? Date.now;
   const m = opts.metrics;
-  return async function handle(records: readonly RawRecord[]): Promise<BatchResult> {
-    if (records.length === 0) return { outcomes: [], decisions: [], deadLetters: [], duplicates: 0 };
-    const result = await opts.process(records);
+
+  function process(records: readonly RawRecord[]): Promise<BatchResult> {
+    return records.length === 0 ? Promise.resolve(EMPTY) : opts.process(records);
+  }
+
+  async function emit(records: readonly RawRecord[], result: BatchResult): Promise<void> {
+    if (records.length === 0) return;
     const toEmit = opts.emitAllow ? result.decisions : result.decisions.filter((d) => d.decision !== 'ALLOW');
     await timeStage(m, 'emit', () => opts.sink.write(toEmit, result.deadLetters));
     if (m) {
@@ -39,8 +53,15 @@ export function createBatchHandler(opts: HandlerOptions) {
       m.lastBatchTimestamp.set(acked / 1000);
     }
     opts.onResult?.(result);
-    return result;
+  }
+
+  return {
+    process,
+    emit,
+    async handle(records) {
+      const result = await process(records);
+      await emit(records, result);
+      return result;
+    },
   };
 }
-
-export type BatchHandler = ReturnType<typeof createBatchHandler>;

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { DeadLetter, Decision, RawRecord, SessionAction, SessionStore, WindowView } from '../contract';
 import { FEATURE_COUNT, extractBatch } from '../features/extract';
 import { REASON_GROUP_FEATURES, reasonsFromContributions, round4 } from '../features/reasons';
-import { timeStage, type Metrics } from '../metrics/metrics';
+import { timeStage, timeStageSync, type Metrics } from '../metrics/metrics';
 import { decide, type PolicySettings } from '../policy/decide';
 import { toActionInput } from '../state/input';
 
@@ -52,84 +52,21 @@ export function decisionId(eventId: string): string {
 /**
  * Runs every stage for one batch. Creates no clients: the store, model and decoder are passed in,
  * so the Kafka engine, the embedded demo and offline replay run exactly this code.
+ *
+ * `processBatch` decodes and hands the batch to the store before it returns, and only then waits.
+ * A caller may therefore begin the next batch while this one is still being scored (the Kafka
+ * engine does): the store applies batches in the order they were begun.
  */
 export function createPipeline(deps: PipelineDeps) {
   const now = deps.now ?? Date.now;
   const { metrics, policy } = deps;
 
-  return async function processBatch(records: readonly RawRecord[]): Promise<BatchResult> {
-    const started = now();
-    const outcomes: (Outcome | undefined)[] = new Array(records.length);
-    const valid: { index: number; action: SessionAction }[] = [];
+  interface Valid {
+    index: number;
+    action: SessionAction;
+  }
 
-    await timeStage(metrics, 'decode', () => {
-      records.forEach((raw, index) => {
-        const r = deps.decode(raw, started);
-        if (r.ok) valid.push({ index, action: r.action });
-        else outcomes[index] = { kind: 'dead_letter', deadLetter: r.deadLetter };
-      });
-    });
-
-    let duplicates = 0;
-    if (valid.length > 0) {
-      const views: WindowView[] = await timeStage(metrics, 'state', () =>
-        deps.store.applyBatch(valid.map((v) => toActionInput(v.action))),
-      );
-      const items = valid.map((v, i) => ({ view: views[i] as WindowView, action: v.action }));
-      const x = await timeStage(metrics, 'features', () => extractBatch(items));
-      const model = deps.model();
-      const scores = await timeStage(metrics, 'model', () => model.score(x, items.length));
-
-      const verdicts = items.map((item, i) => decide(scores[i] as number, item.action, item.view, policy));
-      const flagged = verdicts.flatMap((v, i) => (v.decision === 'ALLOW' ? [] : [i]));
-      const contrib = await timeStage(metrics, 'explain', async () => {
-        if (flagged.length === 0) return new Float32Array(0);
-        const sub = new Float32Array(flagged.length * FEATURE_COUNT);
-        flagged.forEach((row, k) =>
-          sub.set(x.subarray(row * FEATURE_COUNT, (row + 1) * FEATURE_COUNT), k * FEATURE_COUNT),
-        );
-        return model.contributions(sub, flagged.length, REASON_GROUP_FEATURES);
-      });
-      const flaggedRow = new Map(flagged.map((row, k) => [row, k]));
-
-      const decidedAt = now();
-      items.forEach((item, i) => {
-        const verdict = verdicts[i]!;
-        const { action, view } = item;
-        if (view.duplicate) duplicates++;
-        const k = flaggedRow.get(i);
-        const reasons =
-          k === undefined
-            ? []
-            : [
-                ...verdict.policyReasons,
-                ...reasonsFromContributions(contrib, k, view, action, {
-                  maxReasons: policy.maxReasons,
-                  minWeight: policy.minReasonWeight,
-                }),
-              ].slice(0, Math.max(policy.maxReasons, verdict.policyReasons.length));
-        outcomes[valid[i]!.index] = {
-          kind: 'decision',
-          duplicate: view.duplicate,
-          rule: verdict.rule,
-          decision: {
-            decision_id: decisionId(action.event_id),
-            event_id: action.event_id,
-            session_id: action.session_id,
-            user_id: action.user_id,
-            app: action.app,
-            event_ts: action.ts,
-            decided_at: decidedAt,
-            decision: verdict.decision,
-            score: round4(scores[i] as number),
-            model_version: model.version,
-            reasons,
-          },
-        };
-      });
-    }
-
-    const all = outcomes as Outcome[];
+  function collect(all: Outcome[], duplicates: number): BatchResult {
     const decisions: Decision[] = [];
     const deadLetters: DeadLetter[] = [];
     for (const o of all) {
@@ -137,6 +74,88 @@ export function createPipeline(deps: PipelineDeps) {
       else deadLetters.push(o.deadLetter);
     }
     return { outcomes: all, decisions, deadLetters, duplicates };
+  }
+
+  /** Every stage after the store: features, one model call, policy, reasons for the flagged rows. */
+  async function score(
+    valid: readonly Valid[],
+    outcomes: (Outcome | undefined)[],
+    pendingViews: Promise<WindowView[]>,
+  ): Promise<BatchResult> {
+    const views = await pendingViews;
+    const items = valid.map((v, i) => ({ view: views[i] as WindowView, action: v.action }));
+    const x = timeStageSync(metrics, 'features', () => extractBatch(items));
+    const model = deps.model();
+    const scores = await timeStage(metrics, 'model', () => model.score(x, items.length));
+
+    const verdicts = items.map((item, i) => decide(scores[i] as number, item.action, item.view, policy));
+    const flagged = verdicts.flatMap((v, i) => (v.decision === 'ALLOW' ? [] : [i]));
+    const contrib = await timeStage(metrics, 'explain', async () => {
+      if (flagged.length === 0) return new Float32Array(0);
+      const sub = new Float32Array(flagged.length * FEATURE_COUNT);
+      flagged.forEach((row, k) =>
+        sub.set(x.subarray(row * FEATURE_COUNT, (row + 1) * FEATURE_COUNT), k * FEATURE_COUNT),
+      );
+      return model.contributions(sub, flagged.length, REASON_GROUP_FEATURES);
+    });
+    const flaggedRow = new Map(flagged.map((row, k) => [row, k]));
+
+    const decidedAt = now();
+    let duplicates = 0;
+    items.forEach((item, i) => {
+      const verdict = verdicts[i]!;
+      const { action, view } = item;
+      if (view.duplicate) duplicates++;
+      const k = flaggedRow.get(i);
+      const reasons =
+        k === undefined
+          ? []
+          : [
+              ...verdict.policyReasons,
+              ...reasonsFromContributions(contrib, k, view, action, {
+                maxReasons: policy.maxReasons,
+                minWeight: policy.minReasonWeight,
+              }),
+            ].slice(0, Math.max(policy.maxReasons, verdict.policyReasons.length));
+      outcomes[valid[i]!.index] = {
+        kind: 'decision',
+        duplicate: view.duplicate,
+        rule: verdict.rule,
+        decision: {
+          decision_id: decisionId(action.event_id),
+          event_id: action.event_id,
+          session_id: action.session_id,
+          user_id: action.user_id,
+          app: action.app,
+          event_ts: action.ts,
+          decided_at: decidedAt,
+          decision: verdict.decision,
+          score: round4(scores[i] as number),
+          model_version: model.version,
+          reasons,
+        },
+      };
+    });
+    return collect(outcomes as Outcome[], duplicates);
+  }
+
+  return function processBatch(records: readonly RawRecord[]): Promise<BatchResult> {
+    const started = now();
+    const outcomes: (Outcome | undefined)[] = new Array(records.length);
+    const valid: Valid[] = [];
+    timeStageSync(metrics, 'decode', () => {
+      records.forEach((raw, index) => {
+        const r = deps.decode(raw, started);
+        if (r.ok) valid.push({ index, action: r.action });
+        else outcomes[index] = { kind: 'dead_letter', deadLetter: r.deadLetter };
+      });
+    });
+    if (valid.length === 0) return Promise.resolve(collect(outcomes as Outcome[], 0));
+    // timeStage calls applyBatch before it returns: the batch is with the store from here on.
+    const views = timeStage(metrics, 'state', () =>
+      deps.store.applyBatch(valid.map((v) => toActionInput(v.action))),
+    );
+    return score(valid, outcomes, views);
   };
 }
 

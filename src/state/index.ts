@@ -7,14 +7,25 @@ export type { RedisStoreOptions } from './redis';
 export { RedisSessionStore, parseReply } from './redis';
 export type { LuaScript } from './scripts';
 export { loadScripts, luaDir, registerScripts } from './scripts';
-export type { IdKind, RingEntry, StoreLimits, StoreOptions, WindowLimits, WindowState } from './window';
+export type {
+  IdKind,
+  RingEntry,
+  SessionEntry,
+  StoreLimits,
+  StoreOptions,
+  WindowLimits,
+  WindowState,
+} from './window';
 export {
   ID_KINDS,
   M10_MS,
   M1_MS,
   SEQ_LEN,
   STORE_DEFAULTS,
+  applyInPlace,
+  applyToSession,
   applyToWindow,
+  cloneState,
   decodeState,
   emptyState,
   resolveStoreLimits,

@@ -10,8 +10,20 @@ export const ABSENT_ID = '-';
  * One-shot `crypto.hash` costs half of createHash().update().digest().
  */
 export function shortHash(text: string): string {
-  return crypto.hash('sha1', text, 'hex').slice(0, 12);
+  let id = recentHashes.get(text);
+  if (id === undefined) {
+    id = crypto.hash('sha1', text, 'hex').slice(0, 12);
+    // A session sends the same user agent, JA4 and device again and again: most ids are repeats.
+    if (text.length <= 512) {
+      if (recentHashes.size >= RECENT_HASHES) recentHashes.clear();
+      recentHashes.set(text, id);
+    }
+  }
+  return id;
 }
+
+const RECENT_HASHES = 50_000;
+const recentHashes = new Map<string, string>();
 
 /** A country code as is when it looks like one, else its hash: ids never contain ','. */
 function countryId(country: string | null): string {

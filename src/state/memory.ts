@@ -1,7 +1,7 @@
 import type { ActionInput, SessionStore, WindowView } from '../contract';
 import { RiskStreamError } from '../errors';
-import type { StoreLimits, StoreOptions, WindowState } from './window';
-import { applyToWindow, resolveStoreLimits } from './window';
+import type { SessionEntry, StoreLimits, StoreOptions, WindowState } from './window';
+import { applyToSession, resolveStoreLimits } from './window';
 
 export interface MemoryStoreOptions extends StoreOptions {
   /** Sessions kept; past it the least recently used is evicted. @default 100_000 */
@@ -10,11 +10,8 @@ export interface MemoryStoreOptions extends StoreOptions {
   now?: () => number;
 }
 
-interface Entry {
-  /** null after a logout: the ledger outlives the window, as in Redis. */
-  state: WindowState | null;
-  /** Dedupe ledger; a Map iterates in insertion order, so it is also the eviction queue (evq). */
-  ev: Map<string, WindowView>;
+/** After a logout `state` is null: the ledger outlives the window, as in Redis. */
+interface Entry extends SessionEntry {
   expiresAt: number;
 }
 
@@ -66,7 +63,7 @@ export class MemorySessionStore implements SessionStore {
         entry = this.take(input.sessionId, now);
         touched.set(input.sessionId, entry);
       }
-      return this.applyOne(entry, input);
+      return applyToSession(entry, input, this.limits, this.limits.dedupeCap).view;
     });
     for (const [sessionId, entry] of touched) {
       entry.expiresAt = now + this.limits.idleTtlMs;
@@ -88,23 +85,6 @@ export class MemorySessionStore implements SessionStore {
     this.sessions.clear();
   }
 
-  private applyOne(entry: Entry, input: ActionInput): WindowView {
-    const stored = entry.ev.get(input.eventId);
-    if (stored) return { ...stored, duplicate: true };
-    // Idle expiry in event time, exactly as the Lua script does it.
-    const prior =
-      entry.state && entry.state.n > 0 && input.ts - (entry.state.last ?? input.ts) > this.limits.idleTtlMs
-        ? null
-        : entry.state;
-    const { state, view } = applyToWindow(prior, input, this.limits);
-    entry.state = state;
-    entry.ev.set(input.eventId, view);
-    while (entry.ev.size > this.limits.dedupeCap) {
-      entry.ev.delete(entry.ev.keys().next().value as string);
-    }
-    return view;
-  }
-
   /** Removes the entry from the LRU order (it is re-inserted at the end after the batch). */
   private take(sessionId: string, now: number): Entry {
     const entry = this.sessions.get(sessionId);
@@ -113,7 +93,7 @@ export class MemorySessionStore implements SessionStore {
       if (entry.expiresAt > now) return entry;
       this.expirations += 1;
     }
-    return { state: null, ev: new Map(), expiresAt: 0 };
+    return { state: null, ledger: new Map(), expiresAt: 0 };
   }
 
   /** Expiry times follow LRU order (each touch sets now + ttl), so expired entries are at the front. */

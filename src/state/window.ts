@@ -195,6 +195,21 @@ function counts(all: number, sensitive: number, exports: number, exported: numbe
   return { all, sensitive, exports, exported };
 }
 
+/** A copy that shares nothing mutable with `st` (the fingerprint snapshots are never changed). */
+export function cloneState(st: WindowState): WindowState {
+  return {
+    ...st,
+    fp: st.fp.slice(),
+    ua: st.ua.slice(),
+    ja4: st.ja4.slice(),
+    dev: st.dev.slice(),
+    asn: st.asn.slice(),
+    country: st.country.slice(),
+    seq: st.seq.slice(),
+    ring: st.ring.slice(),
+  };
+}
+
 /**
  * Applies one (non-duplicate) input to a state and returns the new state and the view the event
  * saw. Pure: the given state is not changed. After a logout the new state is null.
@@ -204,12 +219,24 @@ export function applyToWindow(
   input: ActionInput,
   limits: WindowLimits,
 ): { state: WindowState | null; view: WindowView } {
+  return applyInPlace(prior === null ? null : cloneState(prior), input, limits);
+}
+
+/**
+ * applyToWindow, changing `st` itself (the stores own their states; this spares a copy of the
+ * ring and the sets per event). The view shares no array with the state.
+ */
+export function applyInPlace(
+  prior: WindowState | null,
+  input: ActionInput,
+  limits: WindowLimits,
+): { state: WindowState | null; view: WindowView } {
   const st = prior ?? emptyState();
-  const next: WindowState = { ...st };
   const { ts } = input;
   const s01 = input.sensitive ? 1 : 0;
   const e01 = input.isExport ? 1 : 0;
   const x = input.exported;
+  const { n, first, last, base, prev } = st;
 
   let capped = st.capped;
   const seen = {} as WindowView['seen'];
@@ -219,39 +246,31 @@ export function applyToWindow(
     const set = st[kind];
     seen[kind] = set.includes(id);
     if (!seen[kind]) {
-      if (set.length < limits.maxDistinct) next[kind] = [...set, id];
+      if (set.length < limits.maxDistinct) set.push(id);
       else capped = true;
     }
-    distinct[kind] = next[kind].length;
+    distinct[kind] = set.length;
   }
 
-  const seq = [...st.seq, input.ids.fp].slice(-SEQ_LEN);
+  const seq =
+    st.seq.length < SEQ_LEN ? [...st.seq, input.ids.fp] : [...st.seq.slice(1 - SEQ_LEN), input.ids.fp];
 
   // The ring is sorted by ts (a late event goes in after the events with the same ts).
+  const ring = st.ring;
   const own: RingEntry = [ts, s01, e01, x];
-  const hi = upto(st.ring, st.ring.length, ts);
-  const lo1 = upto(st.ring, hi, ts - M1_MS);
-  const lo10 = upto(st.ring, lo1, ts - M10_MS);
-  const m1 = windowCounts(st.ring, lo1, hi, own);
-  const m10 = windowCounts(st.ring, lo10, hi, own);
-
-  const newLast = st.last === null ? ts : Math.max(st.last, ts);
-  const cut = newLast - M10_MS;
-  let ring = ts > cut ? [...st.ring.slice(0, hi), own, ...st.ring.slice(hi)] : st.ring;
-  ring = ring.slice(upto(ring, ring.length, cut));
-  let ringCapped = false;
-  if (ring.length > limits.maxRing) {
-    ring = ring.slice(ring.length - limits.maxRing);
-    ringCapped = true;
-  }
+  const hi = upto(ring, ring.length, ts);
+  const lo1 = upto(ring, hi, ts - M1_MS);
+  const lo10 = upto(ring, lo1, ts - M10_MS);
+  const m1 = windowCounts(ring, lo1, hi, own);
+  const m10 = windowCounts(ring, lo10, hi, own);
 
   const view: WindowView = {
     duplicate: false,
-    n: st.n,
-    firstTs: st.first,
-    lastTs: st.last,
-    baseline: st.base ?? input.fp,
-    prev: st.prev,
+    n,
+    firstTs: first,
+    lastTs: last,
+    baseline: base ?? input.fp,
+    prev,
     seen,
     distinct,
     fpSeq: seq,
@@ -265,18 +284,61 @@ export function applyToWindow(
   };
   if (input.logout) return { state: null, view };
 
-  next.n = st.n + 1;
-  next.first = st.first === null ? ts : Math.min(st.first, ts);
-  next.last = newLast;
-  next.base = st.base ?? input.fp;
+  const newLast = last === null ? ts : Math.max(last, ts);
+  const cut = newLast - M10_MS;
+  if (ts > cut) {
+    if (hi === ring.length) ring.push(own);
+    else ring.splice(hi, 0, own);
+  }
+  const stale = upto(ring, ring.length, cut);
+  if (stale > 0) ring.splice(0, stale);
+  let ringCapped = false;
+  if (ring.length > limits.maxRing) {
+    ring.splice(0, ring.length - limits.maxRing);
+    ringCapped = true;
+  }
+
+  st.n = n + 1;
+  st.first = first === null ? ts : Math.min(first, ts);
+  st.last = newLast;
+  st.base = base ?? input.fp;
   // A late event does not move the last known location.
-  if (st.last === null || ts >= st.last) next.prev = input.fp;
-  next.seq = seq;
-  next.ring = ring;
-  next.all = view.counts.session.all;
-  next.sensitive = view.counts.session.sensitive;
-  next.exports = view.counts.session.exports;
-  next.exported = view.counts.session.exported;
-  next.capped = capped || ringCapped;
-  return { state: next, view };
+  if (last === null || ts >= last) st.prev = input.fp;
+  st.seq = seq.slice();
+  st.all = view.counts.session.all;
+  st.sensitive = view.counts.session.sensitive;
+  st.exports = view.counts.session.exports;
+  st.exported = view.counts.session.exported;
+  st.capped = capped || ringCapped;
+  return { state: st, view };
+}
+
+/** One session as both stores hold it in memory. */
+export interface SessionEntry {
+  /** null before the first event and after a logout. */
+  state: WindowState | null;
+  /** eventId -> the view returned the first time; a Map iterates oldest first. */
+  ledger: Map<string, WindowView>;
+}
+
+/**
+ * Applies one input to a session in place: a known eventId gets its stored view back marked as a
+ * duplicate and changes nothing; an event more than idleTtlMs (event time) after the session's
+ * last one starts a new window. `ledgerCap` bounds the ledger (oldest forgotten first).
+ */
+export function applyToSession(
+  entry: SessionEntry,
+  input: ActionInput,
+  limits: StoreLimits,
+  ledgerCap: number,
+): { view: WindowView; fresh: boolean } {
+  const stored = entry.ledger.get(input.eventId);
+  if (stored) return { view: { ...stored, duplicate: true }, fresh: false };
+  const st = entry.state;
+  const prior = st && st.n > 0 && input.ts - (st.last ?? input.ts) > limits.idleTtlMs ? null : st;
+  const { state, view } = applyInPlace(prior, input, limits);
+  entry.state = state;
+  entry.ledger.set(input.eventId, view);
+  while (entry.ledger.size > ledgerCap) entry.ledger.delete(entry.ledger.keys().next().value as string);
+  return { view, fresh: true };
 }
