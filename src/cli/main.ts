@@ -165,7 +165,10 @@ export function buildProgram(): Command {
     .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.1)
     .option('-o, --out <file>', 'SessionAction JSON Lines', 'events.jsonl')
     .option('--labels <file>', 'labels side file (event_id, label, scenario)')
-    .option('--start <iso>', 'start of the traffic (default: one day ago)')
+    .option(
+      '--start <iso>',
+      'start of the traffic (default: the span ends one day ago, so no event lies ahead of now)',
+    )
     .option('--span <d>', 'sessions start spread over this span', durationArg, 3_600_000)
     .option('--to-kafka', 'produce live to the actions topic instead of writing files')
     .option('--rate <n>', 'with --to-kafka: events per second', intArg(1), 200)
@@ -193,7 +196,7 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const start = o.start ? Date.parse(o.start) : Date.now() - 86_400_000;
+        const start = o.start ? Date.parse(o.start) : Date.now() - o.span - 86_400_000;
         if (Number.isNaN(start)) throw new InvalidArgumentError(`--start: not a date: ${o.start}`);
         const r = await runSimulate(settings, log, {
           ...o,

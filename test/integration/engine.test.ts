@@ -223,4 +223,77 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     assert.ok(windowsBefore.filter((w) => w !== null).length >= 100, 'windows to compare');
     assert.deepEqual(windowsAfter, windowsBefore);
   });
+
+  it('two engines in one group share the work through rebalances: every action decided, copies identical, offsets committed', async () => {
+    const t = {
+      actions: uniqueName('actions-rb'),
+      decisions: uniqueName('decisions-rb'),
+      dlq: uniqueName('dlq-rb'),
+    };
+    await createTopics(admin, Object.values(t), 6);
+    const group = uniqueName('engine-rb');
+    const rbSettings: Settings = {
+      ...settings,
+      kafka: {
+        ...settings.kafka,
+        groupId: group,
+        actionsTopic: t.actions,
+        decisionsTopic: t.decisions,
+        deadLetterTopic: t.dlq,
+        sessionTimeout: 10_000,
+      },
+      redis: { ...settings.redis, keyPrefix: `${prefix}rb:` },
+    };
+    const { events } = simulate({
+      seed: 12,
+      sessions: 300,
+      attackRate: 0.1,
+      start: Date.now() - 86_400_000,
+      spanMs: 3_600_000,
+    });
+    const messages = events.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') }));
+    const chunks = 10;
+    const size = Math.ceil(messages.length / chunks);
+    const engines: RunningEngine[] = [];
+    try {
+      engines.push(await startEngine(rbSettings, testLogger()));
+      for (let i = 0; i < chunks; i++) {
+        await producer.send({ topic: t.actions, messages: messages.slice(i * size, (i + 1) * size) });
+        // A second engine joins (the group rebalances), later the first one leaves (again).
+        if (i === 2) engines.push(await startEngine(rbSettings, testLogger()));
+        if (i === 6) await engines.shift()!.stop();
+        await sleep(300);
+      }
+      const decisions = await collect<Decision>(
+        kafka,
+        t.decisions,
+        decodeDecision,
+        (d) => new Set(d.map((x) => x.event_id)).size >= events.length,
+        120_000,
+      );
+      const byEvent = new Map<string, Decision>();
+      for (const d of decisions) {
+        const first = byEvent.get(d.event_id);
+        if (!first) byEvent.set(d.event_id, d);
+        else {
+          assert.equal(d.decision_id, first.decision_id);
+          assert.equal(d.decision, first.decision);
+          assert.equal(d.score, first.score);
+        }
+      }
+      assert.equal(byEvent.size, events.length);
+      console.log(
+        `      ${events.length} actions, ${decisions.length - events.length} decided again across two rebalances (identical copies)`,
+      );
+      await sleep(1000);
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [t.actions] });
+      for (const p of await admin.fetchTopicOffsets(t.actions)) {
+        const c = committed[0]!.partitions.find((x) => x.partition === p.partition)!;
+        assert.equal(c.offset, p.high, `partition ${p.partition}`);
+      }
+    } finally {
+      await Promise.all(engines.map((e) => e.stop().catch(() => undefined)));
+      await deleteTopics(admin, Object.values(t));
+    }
+  });
 });
