@@ -15,17 +15,24 @@ import { MemorySessionStore } from '../state/memory';
 import { RedisSessionStore } from '../state/redis';
 
 /** Loads the model named in the settings on the configured backend, or fails start-up saying why. */
+/** Loads a version of the configured model (the ACTIVE one when none is given), checked against the features. */
+export function loadModel(settings: Settings, version?: string): Promise<Scorer> {
+  return loadScorer({
+    modelsDir: modelsDirOf(settings),
+    name: settings.model.name,
+    ...(version ? { version } : {}),
+    expectedFeatureVersion: FEATURE_VERSION,
+    expectedFeatureNames: FEATURE_NAMES,
+  });
+}
+
+export const modelsDirOf = (settings: Settings): string => settings.model.dir ?? defaultModelsDir();
+
 export async function buildModel(settings: Settings, log: Logger, metrics?: Metrics): Promise<Scorer> {
   const backend = await initBackend(settings.model.backend, log);
   for (const t of backend.tried)
     log.info({ backend: t.name, error: t.error }, 'inference backend not available');
-  const scorer = await loadScorer({
-    modelsDir: settings.model.dir ?? defaultModelsDir(),
-    name: settings.model.name,
-    ...(settings.model.version ? { version: settings.model.version } : {}),
-    expectedFeatureVersion: FEATURE_VERSION,
-    expectedFeatureNames: FEATURE_NAMES,
-  });
+  const scorer = await loadModel(settings, settings.model.version);
   log.info(
     {
       model: scorer.name,

@@ -9,7 +9,9 @@ import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics/metrics';
 import type { FastifyInstance } from 'fastify';
 import { createBatchHandler } from '../pipeline/handler';
-import { buildModel, buildPipeline, buildRedisStore, connectRedis } from './context';
+import { LiveModel } from '../model/live';
+import { activeVersion } from '../model/registry';
+import { buildModel, buildPipeline, buildRedisStore, connectRedis, loadModel, modelsDirOf } from './context';
 
 /** kafkajs logs through our logger, one level quieter (its INFO is chatty). */
 function kafkaLogCreator(log: Logger): logCreator {
@@ -109,8 +111,18 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
   };
   try {
     const metrics = createMetrics();
-    const scorer = await buildModel(settings, log, metrics);
-    cleanups.unshift(() => scorer.dispose());
+    const pinned = settings.model.version;
+    const live = new LiveModel({
+      initial: await buildModel(settings, log, metrics),
+      // A version pinned in the settings is served as is; otherwise the registry pointer rules.
+      activeVersion: () => pinned ?? activeVersion(modelsDirOf(settings), settings.model.name),
+      load: (version) => loadModel(settings, version),
+      intervalMs: pinned ? 0 : settings.model.watchInterval,
+      log,
+      metrics,
+    });
+    live.start();
+    cleanups.unshift(() => live.close());
     const kafka = createKafka(settings, log);
     await checkTopics(kafka, settings, log);
     const redis = await connectRedis(settings.redis.url, log);
@@ -130,7 +142,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       process: buildPipeline({
         settings,
         store,
-        model: () => scorer,
+        model: () => live.current,
         format: settings.kafka.inputFormat,
         allowJson: settings.kafka.allowJson || settings.kafka.inputFormat === 'json',
         metrics,
@@ -168,9 +180,10 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       readiness: [
         { name: 'kafka', check: () => engine.joined() && kafkaHealthy },
         { name: 'redis', check: () => store.ping() },
-        { name: 'model', check: () => scorer.version.length > 0 },
+        { name: 'model', check: () => live.current.version.length > 0 },
       ],
-      info: () => ({ model: scorer.version, backend: scorer.backend }),
+      info: () => ({ model: live.current.version, backend: live.current.backend }),
+      reloadModel: () => live.check(),
       onReady: (ready) => metrics.ready.set(ready ? 1 : 0),
     });
     cleanups.splice(1, 0, () => server.close());

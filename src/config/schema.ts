@@ -114,6 +114,9 @@ export const settingsSchema = z
         name: str('session-risk'),
         version: optStr(),
         backend: oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
+        watchInterval: duration('5s').describe(
+          'How often `run` re-reads models/<name>/ACTIVE and swaps to a promoted version (0: only on POST /admin/model/reload)',
+        ),
       })
       .prefault({}),
     policy: z

@@ -13,9 +13,11 @@ export interface ServerDeps {
   /** Extra info on /healthz (version, model). */
   info?: () => Record<string, unknown>;
   onReady?: (ready: boolean) => void;
+  /** POST /admin/model/reload: re-read the model registry pointer now (the engine only). */
+  reloadModel?: () => Promise<unknown>;
 }
 
-/** Builds (does not start) the HTTP server: /metrics, /healthz, /readyz. */
+/** Builds (does not start) the HTTP server: /metrics, /healthz, /readyz (and the engine's admin route). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
 
@@ -47,6 +49,18 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.code(ready ? 200 : 503);
     return { ready, checks };
   });
+
+  const reload = deps.reloadModel;
+  if (reload) {
+    app.post('/admin/model/reload', async (_req, reply) => {
+      try {
+        return await reload();
+      } catch (err) {
+        reply.code(409);
+        return { error: (err as Error).message };
+      }
+    });
+  }
 
   return app;
 }

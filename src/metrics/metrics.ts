@@ -86,6 +86,16 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       labelNames: ['name', 'version', 'feature_version', 'backend'] as const,
       registers: r,
     }),
+    modelSwaps: new Counter({
+      name: 'riskstream_model_swaps_total',
+      help: 'Models swapped in without a restart (the registry pointer moved)',
+      registers: r,
+    }),
+    modelReloadErrors: new Counter({
+      name: 'riskstream_model_reload_errors_total',
+      help: 'Times the registry pointer named a version that could not be loaded (the current model kept serving)',
+      registers: r,
+    }),
     ready: new Gauge({
       name: 'riskstream_ready',
       help: '1 when Kafka, the session store and the model are all up',

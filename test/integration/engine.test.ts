@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
@@ -8,6 +11,7 @@ import type { Settings } from '../../src/config/schema';
 import type { DeadLetter, Decision, SessionAction } from '../../src/contract';
 import { decodeDeadLetter, decodeDecision, encodeAction } from '../../src/emit/encode';
 import { createLogger, silentLogger } from '../../src/log';
+import { defaultModelsDir, setActive } from '../../src/model/registry';
 
 const testLogger = () =>
   process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
@@ -294,6 +298,90 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     } finally {
       await Promise.all(engines.map((e) => e.stop().catch(() => undefined)));
       await deleteTopics(admin, Object.values(t));
+    }
+  });
+
+  it('picks up a promoted model without a restart: each event scored once, by the model active when its batch began', async () => {
+    const t = {
+      actions: uniqueName('actions-m'),
+      decisions: uniqueName('decisions-m'),
+      dlq: uniqueName('dlq-m'),
+    };
+    await createTopics(admin, Object.values(t), 3);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-models-'));
+    const name = settings.model.name;
+    const shipped = path.join(defaultModelsDir(), name, '1.0.0');
+    for (const version of ['1.0.0', '1.1.0']) {
+      const to = path.join(dir, name, version);
+      fs.cpSync(shipped, to, { recursive: true });
+      const manifest = JSON.parse(fs.readFileSync(path.join(to, 'manifest.json'), 'utf8')) as object;
+      fs.writeFileSync(path.join(to, 'manifest.json'), JSON.stringify({ ...manifest, version }));
+    }
+    setActive(dir, name, '1.0.0');
+    const mSettings: Settings = {
+      ...settings,
+      kafka: {
+        ...settings.kafka,
+        groupId: uniqueName('engine-m'),
+        actionsTopic: t.actions,
+        decisionsTopic: t.decisions,
+        deadLetterTopic: t.dlq,
+      },
+      redis: { ...settings.redis, keyPrefix: `${prefix}m:` },
+      model: { ...settings.model, dir, watchInterval: 200 },
+      http: { ...settings.http, enabled: false },
+    };
+    const { events } = simulate({
+      seed: 13,
+      sessions: 60,
+      attackRate: 0.1,
+      start: Date.now() - 86_400_000,
+      spanMs: 3_600_000,
+    });
+    const half = Math.floor(events.length / 2);
+    const send = (part: SessionAction[]) =>
+      producer.send({
+        topic: t.actions,
+        messages: part.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
+      });
+    const eng = await startEngine(mSettings, testLogger());
+    try {
+      await send(events.slice(0, half));
+      await collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= half, 60_000);
+      setActive(dir, name, '1.1.0');
+      for (let i = 0; i < 100 && (await eng.metrics.modelSwaps.get()).values[0]!.value < 1; i++)
+        await sleep(50);
+      assert.equal((await eng.metrics.modelSwaps.get()).values[0]!.value, 1);
+      await send(events.slice(half));
+      const decisions = await collect<Decision>(
+        kafka,
+        t.decisions,
+        decodeDecision,
+        (d) => d.length >= events.length,
+        60_000,
+      );
+      assert.equal(decisions.length, events.length);
+      const version = new Map(decisions.map((d) => [d.event_id, d.model_version]));
+      assert.equal(version.size, events.length);
+      events.forEach((e, i) =>
+        assert.equal(version.get(e.event_id), i < half ? '1.0.0' : '1.1.0', e.event_id),
+      );
+
+      // The admin route re-reads the pointer at once (the watcher may have got there first).
+      setActive(dir, name, '1.0.0');
+      const res = await eng.server.inject({ method: 'POST', url: '/admin/model/reload' });
+      assert.equal(res.statusCode, 200);
+      assert.equal((res.json() as { version: string }).version, '1.0.0');
+      // A pointer to a version that is not there: refused, the engine keeps its model.
+      fs.writeFileSync(path.join(dir, name, 'ACTIVE'), '9.9.9\n');
+      const bad = await eng.server.inject({ method: 'POST', url: '/admin/model/reload' });
+      assert.equal(bad.statusCode, 409);
+      assert.match((bad.json() as { error: string }).error, /9\.9\.9/);
+      assert.ok((await eng.metrics.modelReloadErrors.get()).values[0]!.value >= 1);
+    } finally {
+      await eng.stop();
+      await deleteTopics(admin, Object.values(t));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
