@@ -212,7 +212,14 @@ export interface SessionStore {
 
 /** Where decisions and dead letters go: Kafka topics, JSON Lines files, memory. */
 export interface OutputSink {
-  /** Resolves once the output is durable (Kafka: acknowledged by the broker; files: flushed). */
-  write(decisions: readonly Decision[], deadLetters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Resolves once the output is durable (Kafka: acknowledged by the broker; files: flushed).
+   * `shadow`: what a shadow model would have decided, for a sink that keeps it apart (never enforced).
+   */
+  write(
+    decisions: readonly Decision[],
+    deadLetters: readonly DeadLetter[],
+    shadow?: readonly Decision[],
+  ): Promise<void>;
   close(): Promise<void>;
 }

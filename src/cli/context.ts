@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics/metrics';
 import { defaultModelsDir } from '../model/registry';
 import { loadScorer, type Scorer } from '../model/scorer';
 import { initBackend } from '../model/backend';
-import { createPipeline, type ProcessBatch } from '../pipeline/process';
+import { createPipeline, type ProcessBatch, type ScoringModel } from '../pipeline/process';
 import { MemorySessionStore } from '../state/memory';
 import { RedisSessionStore } from '../state/redis';
 
@@ -42,7 +42,14 @@ export async function buildModel(settings: Settings, log: Logger, metrics?: Metr
     },
     'model loaded',
   );
-  metrics?.modelInfo.set(
+  if (metrics) setModelInfo(metrics, scorer);
+  return scorer;
+}
+
+/** riskstream_model_info names the model being served (one series). */
+export function setModelInfo(metrics: Metrics, scorer: Scorer): void {
+  metrics.modelInfo.reset();
+  metrics.modelInfo.set(
     {
       name: scorer.name,
       version: scorer.version,
@@ -51,7 +58,6 @@ export async function buildModel(settings: Settings, log: Logger, metrics?: Metr
     },
     1,
   );
-  return scorer;
 }
 
 /**
@@ -110,6 +116,7 @@ export function buildPipeline(opts: {
   settings: Settings;
   store: SessionStore;
   model: () => Scorer;
+  shadow?: () => ScoringModel | null;
   format: 'auto' | 'avro' | 'confluent' | 'json';
   allowJson: boolean;
   metrics?: Metrics;
@@ -126,6 +133,7 @@ export function buildPipeline(opts: {
     decode: decoder,
     store: opts.store,
     model: opts.model,
+    ...(opts.shadow ? { shadow: opts.shadow } : {}),
     policy: settings.policy,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });

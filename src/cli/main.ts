@@ -4,7 +4,14 @@ import { parseDuration, type Settings } from '../config/schema';
 import { RiskStreamError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { packageVersion } from '../paths';
-import { activeVersion, defaultModelsDir, listVersions, setActive } from '../model/registry';
+import {
+  activeVersion,
+  defaultModelsDir,
+  listVersions,
+  setActive,
+  setShadow,
+  shadowVersion,
+} from '../model/registry';
 import { runDemo } from './demo';
 import { replay } from './replay';
 import { runEngine } from './run';
@@ -245,13 +252,31 @@ export function buildProgram(): Command {
   const models = program.command('models').description('the model registry (models/<name>/<version>/)');
   models
     .command('list')
-    .description('versions of the configured model; * marks the active one')
+    .description('versions of the configured model; * marks the active one, (shadow) the shadow one')
     .action((_o: unknown, cmd: Command) => {
       const { settings } = settingsFor(cmd);
       const dir = settings.model.dir ?? defaultModelsDir();
       const active = activeVersion(dir, settings.model.name);
+      const shadow = shadowVersion(dir, settings.model.name);
       for (const v of listVersions(dir, settings.model.name))
-        process.stdout.write(`${v === active ? '*' : ' '} ${settings.model.name} ${v}\n`);
+        process.stdout.write(
+          `${v === active ? '*' : ' '} ${settings.model.name} ${v}${v === shadow ? '  (shadow)' : ''}\n`,
+        );
+    });
+  models
+    .command('shadow [version]')
+    .description('score <version> alongside the active model, never enforced (--off: stop)')
+    .option('--off', 'no shadow model')
+    .action((version: string | undefined, o: { off?: boolean }, cmd: Command) => {
+      const { settings } = settingsFor(cmd);
+      if (!o.off && version === undefined)
+        throw new RiskStreamError('CONFIG_INVALID', 'models shadow: give a version, or --off');
+      setShadow(settings.model.dir ?? defaultModelsDir(), settings.model.name, o.off ? null : version!);
+      process.stdout.write(
+        o.off
+          ? `${settings.model.name}: no shadow model\n`
+          : `${settings.model.name} ${version} is now the shadow model\n`,
+      );
     });
   models
     .command('promote <version>')

@@ -10,8 +10,17 @@ import { createMetrics, type Metrics } from '../metrics/metrics';
 import type { FastifyInstance } from 'fastify';
 import { createBatchHandler } from '../pipeline/handler';
 import { LiveModel } from '../model/live';
-import { activeVersion } from '../model/registry';
-import { buildModel, buildPipeline, buildRedisStore, connectRedis, loadModel, modelsDirOf } from './context';
+import type { Scorer } from '../model/scorer';
+import { activeVersion, shadowVersion } from '../model/registry';
+import {
+  buildModel,
+  buildPipeline,
+  buildRedisStore,
+  connectRedis,
+  loadModel,
+  modelsDirOf,
+  setModelInfo,
+} from './context';
 
 /** kafkajs logs through our logger, one level quieter (its INFO is chatty). */
 function kafkaLogCreator(log: Logger): logCreator {
@@ -69,9 +78,11 @@ async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promi
         `input topic "${settings.kafka.actionsTopic}" does not exist on ${settings.kafka.brokers.join(',')} (kafka.actionsTopic)`,
       );
     }
-    const missing = [settings.kafka.decisionsTopic, settings.kafka.deadLetterTopic].filter(
-      (t) => !existing.has(t),
-    );
+    const missing = [
+      settings.kafka.decisionsTopic,
+      settings.kafka.deadLetterTopic,
+      settings.kafka.shadowTopic,
+    ].filter((t) => !existing.has(t));
     if (missing.length > 0) {
       log.info({ topics: missing }, 'creating missing output topics');
       await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
@@ -86,6 +97,41 @@ async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promi
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * The shadow slot: model.shadowVersion when set (fixed), else whatever models/<name>/SHADOW names,
+ * followed like ACTIVE. A shadow that cannot be loaded at start-up fails start-up, as the active
+ * model does; later, a bad pointer is logged and the slot keeps what it has.
+ */
+async function startShadow(settings: Settings, log: Logger, metrics: Metrics): Promise<LiveModel> {
+  const fixed = settings.model.shadowVersion;
+  const wanted = () => fixed ?? shadowVersion(modelsDirOf(settings), settings.model.name);
+  const showShadow = (next: Scorer | null) => {
+    metrics.shadowModelInfo.reset();
+    if (next)
+      metrics.shadowModelInfo.set(
+        { name: next.name, version: next.version, feature_version: String(next.featureVersion) },
+        1,
+      );
+  };
+  const first = wanted();
+  const slot = new LiveModel({
+    slot: 'shadow',
+    initial: first === null ? null : await loadModel(settings, first),
+    wantedVersion: wanted,
+    load: (version) => loadModel(settings, version),
+    intervalMs: fixed ? 0 : settings.model.watchInterval,
+    log,
+    metrics,
+    onSwap: showShadow,
+  });
+  const initial = slot.current;
+  if (initial) {
+    showShadow(initial);
+    log.info({ version: initial.version, topic: settings.kafka.shadowTopic }, 'shadow model loaded');
+  }
+  return slot;
 }
 
 export interface RunningEngine {
@@ -113,16 +159,21 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     const metrics = createMetrics();
     const pinned = settings.model.version;
     const live = new LiveModel({
+      slot: 'active',
       initial: await buildModel(settings, log, metrics),
       // A version pinned in the settings is served as is; otherwise the registry pointer rules.
-      activeVersion: () => pinned ?? activeVersion(modelsDirOf(settings), settings.model.name),
+      wantedVersion: () => pinned ?? activeVersion(modelsDirOf(settings), settings.model.name),
       load: (version) => loadModel(settings, version),
       intervalMs: pinned ? 0 : settings.model.watchInterval,
       log,
       metrics,
+      onSwap: (next) => next && setModelInfo(metrics, next),
     });
-    live.start();
     cleanups.unshift(() => live.close());
+    const shadow = await startShadow(settings, log, metrics);
+    cleanups.unshift(() => shadow.close());
+    live.start();
+    shadow.start();
     const kafka = createKafka(settings, log);
     await checkTopics(kafka, settings, log);
     const redis = await connectRedis(settings.redis.url, log);
@@ -133,6 +184,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     const sink = new KafkaSink(transport, {
       decisionsTopic: settings.kafka.decisionsTopic,
       deadLetterTopic: settings.kafka.deadLetterTopic,
+      shadowTopic: settings.kafka.shadowTopic,
       format: settings.kafka.outputFormat,
       decisionSchemaId: 2,
       deadLetterSchemaId: 3,
@@ -142,7 +194,8 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       process: buildPipeline({
         settings,
         store,
-        model: () => live.current,
+        model: () => live.required(),
+        shadow: () => shadow.current,
         format: settings.kafka.inputFormat,
         allowJson: settings.kafka.allowJson || settings.kafka.inputFormat === 'json',
         metrics,
@@ -180,10 +233,14 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       readiness: [
         { name: 'kafka', check: () => engine.joined() && kafkaHealthy },
         { name: 'redis', check: () => store.ping() },
-        { name: 'model', check: () => live.current.version.length > 0 },
+        { name: 'model', check: () => live.current !== null },
       ],
-      info: () => ({ model: live.current.version, backend: live.current.backend }),
-      reloadModel: () => live.check(),
+      info: () => ({
+        model: live.required().version,
+        backend: live.required().backend,
+        shadow: shadow.current?.version ?? null,
+      }),
+      reloadModel: async () => ({ ...(await live.check()), shadow: await shadow.check() }),
       onReady: (ready) => metrics.ready.set(ready ? 1 : 0),
     });
     cleanups.splice(1, 0, () => server.close());

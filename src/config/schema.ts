@@ -78,6 +78,9 @@ export const settingsSchema = z
         actionsTopic: str('session-actions'),
         decisionsTopic: str('decisions'),
         deadLetterTopic: str('dead-letters'),
+        shadowTopic: str('decisions-shadow').describe(
+          "A shadow model's decisions (written only while a shadow model is configured)",
+        ),
         inputFormat: oneOf(['auto', 'avro', 'confluent', 'json'] as const, 'auto'),
         allowJson: bool(false),
         outputFormat: oneOf(['avro', 'confluent', 'json'] as const, 'avro'),
@@ -114,6 +117,9 @@ export const settingsSchema = z
         name: str('session-risk'),
         version: optStr(),
         backend: oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
+        shadowVersion: optStr().describe(
+          'A version scored alongside the active one and never enforced (default: the one named in models/<name>/SHADOW, if any)',
+        ),
         watchInterval: duration('5s').describe(
           'How often `run` re-reads models/<name>/ACTIVE and swaps to a promoted version (0: only on POST /admin/model/reload)',
         ),

@@ -7,6 +7,8 @@ import { kafkaMessage, type OutgoingTopic, type ProducerThread } from './thread'
 export interface KafkaSinkOptions {
   decisionsTopic: string;
   deadLetterTopic: string;
+  /** Where a shadow model's decisions go (same record and header as decisions); none: not written. */
+  shadowTopic?: string;
   format: 'avro' | 'confluent' | 'json';
   /** Schema ids for the Confluent wire format (schemas/registry.json). */
   decisionSchemaId?: number;
@@ -67,19 +69,23 @@ export class KafkaSink implements OutputSink {
     private readonly opts: KafkaSinkOptions,
   ) {}
 
-  async write(decisions: readonly Decision[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  async write(
+    decisions: readonly Decision[],
+    deadLetters: readonly DeadLetter[],
+    shadow: readonly Decision[] = [],
+  ): Promise<void> {
     const topics: OutgoingTopic[] = [];
-    if (decisions.length > 0) {
-      topics.push({
-        topic: this.opts.decisionsTopic,
-        headerName: 'decision',
-        messages: decisions.map((d) => ({
-          key: d.session_id,
-          value: encodeDecision(d, this.opts.format, this.opts.decisionSchemaId),
-          header: d.decision,
-        })),
-      });
-    }
+    const decisionTopic = (topic: string, ds: readonly Decision[]): OutgoingTopic => ({
+      topic,
+      headerName: 'decision',
+      messages: ds.map((d) => ({
+        key: d.session_id,
+        value: encodeDecision(d, this.opts.format, this.opts.decisionSchemaId),
+        header: d.decision,
+      })),
+    });
+    if (decisions.length > 0) topics.push(decisionTopic(this.opts.decisionsTopic, decisions));
+    if (shadow.length > 0 && this.opts.shadowTopic) topics.push(decisionTopic(this.opts.shadowTopic, shadow));
     if (deadLetters.length > 0) {
       const format = this.opts.format;
       topics.push({

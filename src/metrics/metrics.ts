@@ -88,12 +88,32 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     }),
     modelSwaps: new Counter({
       name: 'riskstream_model_swaps_total',
-      help: 'Models swapped in without a restart (the registry pointer moved)',
+      help: 'Models swapped in without a restart (the registry pointer moved), by slot: active or shadow',
+      labelNames: ['slot'] as const,
       registers: r,
     }),
     modelReloadErrors: new Counter({
       name: 'riskstream_model_reload_errors_total',
-      help: 'Times the registry pointer named a version that could not be loaded (the current model kept serving)',
+      help: 'Times a registry pointer named a version that could not be loaded (the current model kept serving)',
+      labelNames: ['slot'] as const,
+      registers: r,
+    }),
+    shadowModelInfo: new Gauge({
+      name: 'riskstream_shadow_model_info',
+      help: 'The shadow model (value 1), when one is configured: its decisions are counted and written, never enforced',
+      labelNames: ['name', 'version', 'feature_version'] as const,
+      registers: r,
+    }),
+    shadowDecisions: new Counter({
+      name: 'riskstream_shadow_decisions_total',
+      help: 'Decisions the shadow model would have made, by response',
+      labelNames: ['decision'] as const,
+      registers: r,
+    }),
+    shadowDisagreements: new Counter({
+      name: 'riskstream_shadow_disagreements_total',
+      help: 'Events where the shadow model would have answered differently than the active one',
+      labelNames: ['active', 'shadow'] as const,
       registers: r,
     }),
     ready: new Gauge({

@@ -3,10 +3,12 @@ import type { Metrics } from '../metrics/metrics';
 import type { Scorer } from './scorer';
 
 export interface LiveModelOptions {
-  /** The model being served when the engine starts. */
-  initial: Scorer;
-  /** The version the registry's pointer names now (models/<name>/ACTIVE). */
-  activeVersion: () => string;
+  /** Which model this is in the metrics and logs. */
+  slot: 'active' | 'shadow';
+  /** The model being served when the engine starts (a shadow slot may start empty). */
+  initial: Scorer | null;
+  /** The version the registry's pointer names now (ACTIVE, or SHADOW: null when none). */
+  wantedVersion: () => string | null;
   /** Loads a version (checks its feature version and names, as at start-up). */
   load: (version: string) => Promise<Scorer>;
   /** How often the pointer is read; 0: only on `check()` (the admin endpoint). */
@@ -18,23 +20,26 @@ export interface LiveModelOptions {
   retireAfterMs?: number;
   log: Logger;
   metrics?: Metrics;
+  /** Called after a swap with the model now served (null: the shadow slot was emptied). */
+  onSwap?: (next: Scorer | null) => void;
 }
 
 export interface CheckResult {
-  version: string;
+  version: string | null;
   /** True when this check swapped the model. */
   swapped: boolean;
-  previous?: string;
+  previous?: string | null;
 }
 
 /**
- * The model the engine serves, swapped without a restart when the registry's pointer moves
- * (`risk-stream models promote`). The pipeline reads `current` once per batch, so a swap lands
- * between batches: no batch is split across two models and no event is scored twice. A version
- * that fails to load is logged and counted; the engine keeps serving the one it has.
+ * A model the engine serves, swapped without a restart when the registry's pointer moves
+ * (`risk-stream models promote` for the active model, `models shadow` for the shadow one). The
+ * pipeline reads `current` once per batch, so a swap lands between batches: no batch is split
+ * across two models and no event is scored twice. A version that fails to load is logged and
+ * counted; the engine keeps serving the one it has.
  */
 export class LiveModel {
-  private model: Scorer;
+  private model: Scorer | null;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<CheckResult> | undefined;
   private readonly retiring = new Set<NodeJS.Timeout>();
@@ -46,7 +51,13 @@ export class LiveModel {
     this.model = opts.initial;
   }
 
-  get current(): Scorer {
+  get current(): Scorer | null {
+    return this.model;
+  }
+
+  /** The model, for a slot that always has one (the active model). */
+  required(): Scorer {
+    if (!this.model) throw new Error(`no ${this.opts.slot} model loaded`);
     return this.model;
   }
 
@@ -64,43 +75,34 @@ export class LiveModel {
   }
 
   private async swapIfMoved(): Promise<CheckResult> {
-    const { log, metrics } = this.opts;
-    const serving = this.model.version;
-    let wanted: string | undefined;
-    let next: Scorer;
+    const { log, metrics, slot } = this.opts;
+    const serving = this.model?.version ?? null;
+    let wanted: string | null | undefined;
+    let next: Scorer | null;
     try {
-      wanted = this.opts.activeVersion();
+      wanted = this.opts.wantedVersion();
       if (wanted === serving) {
         this.failed = undefined;
         return { version: serving, swapped: false };
       }
-      next = await this.opts.load(wanted);
+      next = wanted === null ? null : await this.opts.load(wanted);
     } catch (err) {
-      metrics?.modelReloadErrors.inc();
-      const fields = { err: (err as Error).message, serving };
+      metrics?.modelReloadErrors.inc({ slot });
+      const fields = { err: (err as Error).message, slot, serving };
       const message = 'the model pointer names a version that cannot be served; keeping the current model';
-      if (this.failed !== (wanted ?? '')) log.error(fields, message);
+      if (this.failed !== String(wanted)) log.error(fields, message);
       else log.debug(fields, message);
-      this.failed = wanted ?? '';
+      this.failed = String(wanted);
       throw err;
     }
     this.failed = undefined;
     const previous = this.model;
     this.model = next;
-    metrics?.modelSwaps.inc();
-    metrics?.modelInfo.reset();
-    metrics?.modelInfo.set(
-      {
-        name: next.name,
-        version: next.version,
-        feature_version: String(next.featureVersion),
-        backend: next.backend,
-      },
-      1,
-    );
-    log.info({ from: previous.version, to: next.version }, 'model swapped');
-    this.retire(previous);
-    return { version: next.version, swapped: true, previous: previous.version };
+    metrics?.modelSwaps.inc({ slot });
+    this.opts.onSwap?.(next);
+    log.info({ slot, from: serving, to: wanted }, 'model swapped');
+    if (previous) this.retire(previous);
+    return { version: wanted, swapped: true, previous: serving };
   }
 
   private retire(old: Scorer): void {
@@ -122,6 +124,6 @@ export class LiveModel {
     for (const t of this.retiring) clearTimeout(t);
     this.retiring.clear();
     for (const m of this.retired.splice(0)) m.dispose();
-    this.model.dispose();
+    this.model?.dispose();
   }
 }

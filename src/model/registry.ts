@@ -1,6 +1,7 @@
 /**
  * Model registry on disk: `<modelsDir>/<name>/<version>/` holds model.json, weights.bin and
- * manifest.json; `<modelsDir>/<name>/ACTIVE` holds the version to serve (one line).
+ * manifest.json; `<modelsDir>/<name>/ACTIVE` holds the version to serve (one line), `SHADOW` the
+ * version to score alongside it (optional).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,8 @@ import { MANIFEST_JSON } from './manifest';
 import { packageRoot } from '../paths';
 
 export const ACTIVE_FILE = 'ACTIVE';
+/** Names the shadow version (scored alongside the active one, never enforced); absent or empty: none. */
+export const SHADOW_FILE = 'SHADOW';
 
 // Names and versions become path segments; this keeps them from escaping modelsDir.
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -89,17 +92,56 @@ export function activeVersion(modelsDir: string, name: string): string {
 
 /** Points ACTIVE at `version`, atomically (temp file + rename), so a reader never sees half a line. */
 export function setActive(modelsDir: string, name: string, version: string): void {
-  checkSegment('model version', version);
+  writePointer(modelsDir, name, ACTIVE_FILE, version, 'activate');
+}
+
+/** The shadow version named in SHADOW, or null; like ACTIVE, a version not on disk is an error. */
+export function shadowVersion(modelsDir: string, name: string): string | null {
+  checkSegment('model name', name);
+  const pointer = path.join(modelsDir, name, SHADOW_FILE);
+  let named: string;
+  try {
+    named = fs.readFileSync(pointer, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new RiskStreamError('MODEL_NOT_FOUND', `cannot read ${pointer}`, { cause: err });
+  }
+  if (named === '') return null;
   const versions = listVersions(modelsDir, name);
-  if (!versions.includes(version)) {
+  if (!versions.includes(named)) {
     throw new RiskStreamError(
       'MODEL_NOT_FOUND',
-      `cannot activate ${name} ${version}: not in ${path.join(modelsDir, name)} (have: ${versions.join(', ') || 'none'})`,
+      `${pointer} names version ${JSON.stringify(named)}, which is not in ${path.join(modelsDir, name)}`,
     );
   }
-  const pointer = path.join(modelsDir, name, ACTIVE_FILE);
+  return named;
+}
+
+/** Points SHADOW at `version`, or empties it (null): no shadow model. */
+export function setShadow(modelsDir: string, name: string, version: string | null): void {
+  writePointer(modelsDir, name, SHADOW_FILE, version, 'shadow');
+}
+
+function writePointer(
+  modelsDir: string,
+  name: string,
+  file: string,
+  version: string | null,
+  what: string,
+): void {
+  if (version !== null) {
+    checkSegment('model version', version);
+    const versions = listVersions(modelsDir, name);
+    if (!versions.includes(version)) {
+      throw new RiskStreamError(
+        'MODEL_NOT_FOUND',
+        `cannot ${what} ${name} ${version}: not in ${path.join(modelsDir, name)} (have: ${versions.join(', ') || 'none'})`,
+      );
+    }
+  }
+  const pointer = path.join(modelsDir, name, file);
   const tmp = `${pointer}.${process.pid}.${Date.now()}.tmp`;
-  fs.writeFileSync(tmp, `${version}\n`);
+  fs.writeFileSync(tmp, version === null ? '' : `${version}\n`);
   fs.renameSync(tmp, pointer);
 }
 

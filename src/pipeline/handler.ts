@@ -1,4 +1,4 @@
-import type { OutputSink, RawRecord } from '../contract';
+import type { Decision, OutputSink, RawRecord } from '../contract';
 import { timeStage, type Metrics } from '../metrics/metrics';
 import type { BatchResult, ProcessBatch } from './process';
 
@@ -39,8 +39,10 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
 
   async function emit(records: readonly RawRecord[], result: BatchResult): Promise<void> {
     if (records.length === 0) return;
-    const toEmit = opts.emitAllow ? result.decisions : result.decisions.filter((d) => d.decision !== 'ALLOW');
-    await timeStage(m, 'emit', () => opts.sink.write(toEmit, result.deadLetters));
+    const out = (ds: readonly Decision[]) => (opts.emitAllow ? ds : ds.filter((d) => d.decision !== 'ALLOW'));
+    const toEmit = out(result.decisions);
+    const shadow = result.shadow ?? [];
+    await timeStage(m, 'emit', () => opts.sink.write(toEmit, result.deadLetters, out(shadow)));
     if (m) {
       const acked = now();
       m.events.inc({ source: opts.source }, records.length);
@@ -49,6 +51,11 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
       m.duplicates.inc(result.duplicates);
       for (const d of result.decisions) m.decisions.inc({ decision: d.decision });
       for (const dl of result.deadLetters) m.deadLetters.inc({ reason: dl.reason_code });
+      shadow.forEach((sd, i) => {
+        m.shadowDecisions.inc({ decision: sd.decision });
+        const active = result.decisions[i]!.decision;
+        if (sd.decision !== active) m.shadowDisagreements.inc({ active, shadow: sd.decision });
+      });
       for (const r of records) m.eventToDecision.observe(Math.max(0, acked - r.receivedAt) / 1000);
       m.lastBatchTimestamp.set(acked / 1000);
     }

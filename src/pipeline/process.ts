@@ -21,13 +21,18 @@ export interface PipelineDeps {
   store: SessionStore;
   /** The model to use for the next batch: read once per batch, so a swap never splits a batch. */
   model: () => ScoringModel;
+  /**
+   * A shadow model (or null), read with `model`: it scores the same rows, and what it would have
+   * decided comes back in BatchResult.shadow; it never changes a decision.
+   */
+  shadow?: () => ScoringModel | null;
   policy: PolicySettings;
   metrics?: Metrics;
   now?: () => number;
 }
 
 export type Outcome =
-  | { kind: 'decision'; decision: Decision; duplicate: boolean; rule: string }
+  | { kind: 'decision'; decision: Decision; duplicate: boolean; rule: string; shadow?: Decision }
   | { kind: 'dead_letter'; deadLetter: DeadLetter };
 
 export interface BatchResult {
@@ -36,6 +41,8 @@ export interface BatchResult {
   decisions: Decision[];
   deadLetters: DeadLetter[];
   duplicates: number;
+  /** With a shadow model: what it would have decided, aligned with `decisions` (policy reasons only). */
+  shadow?: Decision[];
 }
 
 const DECISION_NAMESPACE = 'risk-stream/decision/v1:';
@@ -69,11 +76,14 @@ export function createPipeline(deps: PipelineDeps) {
   function collect(all: Outcome[], duplicates: number): BatchResult {
     const decisions: Decision[] = [];
     const deadLetters: DeadLetter[] = [];
+    const shadow: Decision[] = [];
     for (const o of all) {
-      if (o.kind === 'decision') decisions.push(o.decision);
-      else deadLetters.push(o.deadLetter);
+      if (o.kind === 'decision') {
+        decisions.push(o.decision);
+        if (o.shadow) shadow.push(o.shadow);
+      } else deadLetters.push(o.deadLetter);
     }
-    return { outcomes: all, decisions, deadLetters, duplicates };
+    return { outcomes: all, decisions, deadLetters, duplicates, ...(shadow.length > 0 ? { shadow } : {}) };
   }
 
   /** Every stage after the store: features, one model call, policy, reasons for the flagged rows. */
@@ -86,7 +96,11 @@ export function createPipeline(deps: PipelineDeps) {
     const items = valid.map((v, i) => ({ view: views[i] as WindowView, action: v.action }));
     const x = timeStageSync(metrics, 'features', () => extractBatch(items));
     const model = deps.model();
+    const shadowModel = deps.shadow?.() ?? null;
     const scores = await timeStage(metrics, 'model', () => model.score(x, items.length));
+    const shadowScores = shadowModel
+      ? await timeStage(metrics, 'shadow', () => shadowModel.score(x, items.length))
+      : null;
 
     const verdicts = items.map((item, i) => decide(scores[i] as number, item.action, item.view, policy));
     const flagged = verdicts.flatMap((v, i) => (v.decision === 'ALLOW' ? [] : [i]));
@@ -117,23 +131,36 @@ export function createPipeline(deps: PipelineDeps) {
                 minWeight: policy.minReasonWeight,
               }),
             ].slice(0, Math.max(policy.maxReasons, verdict.policyReasons.length));
+      const decision: Decision = {
+        decision_id: decisionId(action.event_id),
+        event_id: action.event_id,
+        session_id: action.session_id,
+        user_id: action.user_id,
+        app: action.app,
+        event_ts: action.ts,
+        decided_at: decidedAt,
+        decision: verdict.decision,
+        score: round4(scores[i] as number),
+        model_version: model.version,
+        reasons,
+      };
+      let shadow: Decision | undefined;
+      if (shadowModel && shadowScores) {
+        const sv = decide(shadowScores[i] as number, action, view, policy);
+        shadow = {
+          ...decision,
+          decision: sv.decision,
+          score: round4(shadowScores[i] as number),
+          model_version: shadowModel.version,
+          reasons: sv.policyReasons,
+        };
+      }
       outcomes[valid[i]!.index] = {
         kind: 'decision',
         duplicate: view.duplicate,
         rule: verdict.rule,
-        decision: {
-          decision_id: decisionId(action.event_id),
-          event_id: action.event_id,
-          session_id: action.session_id,
-          user_id: action.user_id,
-          app: action.app,
-          event_ts: action.ts,
-          decided_at: decidedAt,
-          decision: verdict.decision,
-          score: round4(scores[i] as number),
-          model_version: model.version,
-          reasons,
-        },
+        decision,
+        ...(shadow ? { shadow } : {}),
       };
     });
     return collect(outcomes as Outcome[], duplicates);

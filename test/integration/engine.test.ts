@@ -11,7 +11,7 @@ import type { Settings } from '../../src/config/schema';
 import type { DeadLetter, Decision, SessionAction } from '../../src/contract';
 import { decodeDeadLetter, decodeDecision, encodeAction } from '../../src/emit/encode';
 import { createLogger, silentLogger } from '../../src/log';
-import { defaultModelsDir, setActive } from '../../src/model/registry';
+import { defaultModelsDir, setActive, setShadow } from '../../src/model/registry';
 
 const testLogger = () =>
   process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
@@ -52,6 +52,24 @@ function garbage(valid: SessionAction): { value: Buffer | null; code: string }[]
   const badLat = { ...valid, client: { ...valid.client, lat: 123.4 } };
   out.push({ value: encodeAction(badLat, 'avro'), code: 'INVALID_VALUE' });
   return out;
+}
+
+/** A counter's value over all its labels. */
+async function total(metric: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
+  return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
+/** A model registry in a temp folder: the shipped model copied under each version. */
+function tempRegistry(name: string, versions: string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-models-'));
+  const shipped = path.join(defaultModelsDir(), name, '1.0.0');
+  for (const version of versions) {
+    const to = path.join(dir, name, version);
+    fs.cpSync(shipped, to, { recursive: true });
+    const manifest = JSON.parse(fs.readFileSync(path.join(to, 'manifest.json'), 'utf8')) as object;
+    fs.writeFileSync(path.join(to, 'manifest.json'), JSON.stringify({ ...manifest, version }));
+  }
+  return dir;
 }
 
 describe('engine on a real Kafka broker and a real Redis', function () {
@@ -308,15 +326,8 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       dlq: uniqueName('dlq-m'),
     };
     await createTopics(admin, Object.values(t), 3);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-models-'));
     const name = settings.model.name;
-    const shipped = path.join(defaultModelsDir(), name, '1.0.0');
-    for (const version of ['1.0.0', '1.1.0']) {
-      const to = path.join(dir, name, version);
-      fs.cpSync(shipped, to, { recursive: true });
-      const manifest = JSON.parse(fs.readFileSync(path.join(to, 'manifest.json'), 'utf8')) as object;
-      fs.writeFileSync(path.join(to, 'manifest.json'), JSON.stringify({ ...manifest, version }));
-    }
+    const dir = tempRegistry(name, ['1.0.0', '1.1.0']);
     setActive(dir, name, '1.0.0');
     const mSettings: Settings = {
       ...settings,
@@ -349,9 +360,8 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       await send(events.slice(0, half));
       await collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= half, 60_000);
       setActive(dir, name, '1.1.0');
-      for (let i = 0; i < 100 && (await eng.metrics.modelSwaps.get()).values[0]!.value < 1; i++)
-        await sleep(50);
-      assert.equal((await eng.metrics.modelSwaps.get()).values[0]!.value, 1);
+      for (let i = 0; i < 100 && (await total(eng.metrics.modelSwaps)) < 1; i++) await sleep(50);
+      assert.equal(await total(eng.metrics.modelSwaps), 1);
       await send(events.slice(half));
       const decisions = await collect<Decision>(
         kafka,
@@ -377,7 +387,89 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       const bad = await eng.server.inject({ method: 'POST', url: '/admin/model/reload' });
       assert.equal(bad.statusCode, 409);
       assert.match((bad.json() as { error: string }).error, /9\.9\.9/);
-      assert.ok((await eng.metrics.modelReloadErrors.get()).values[0]!.value >= 1);
+      assert.ok((await total(eng.metrics.modelReloadErrors)) >= 1);
+    } finally {
+      await eng.stop();
+      await deleteTopics(admin, Object.values(t));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('scores with a shadow model alongside: its decisions go to the shadow topic and metrics, never to enforcement', async () => {
+    const t = {
+      actions: uniqueName('actions-s'),
+      decisions: uniqueName('decisions-s'),
+      shadow: uniqueName('shadow-s'),
+      dlq: uniqueName('dlq-s'),
+    };
+    await createTopics(admin, [t.actions, t.decisions, t.dlq], 3);
+    const name = settings.model.name;
+    const dir = tempRegistry(name, ['1.0.0', '2.0.0-rc1']);
+    setActive(dir, name, '1.0.0');
+    setShadow(dir, name, '2.0.0-rc1');
+    const sSettings: Settings = {
+      ...settings,
+      kafka: {
+        ...settings.kafka,
+        groupId: uniqueName('engine-s'),
+        actionsTopic: t.actions,
+        decisionsTopic: t.decisions,
+        deadLetterTopic: t.dlq,
+        shadowTopic: t.shadow,
+      },
+      redis: { ...settings.redis, keyPrefix: `${prefix}s:` },
+      model: { ...settings.model, dir, watchInterval: 200 },
+    };
+    const { events } = simulate({
+      seed: 14,
+      sessions: 40,
+      attackRate: 0.2,
+      start: Date.now() - 86_400_000,
+      spanMs: 3_600_000,
+    });
+    const eng = await startEngine(sSettings, testLogger());
+    try {
+      await producer.send({
+        topic: t.actions,
+        messages: events.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
+      });
+      const decisions = await collect<Decision>(
+        kafka,
+        t.decisions,
+        decodeDecision,
+        (d) => d.length >= events.length,
+        60_000,
+      );
+      const shadow = await collect<Decision>(
+        kafka,
+        t.shadow,
+        decodeDecision,
+        (d) => d.length >= events.length,
+        30_000,
+      );
+      assert.equal(decisions.length, events.length);
+      assert.equal(shadow.length, events.length);
+      assert.ok(decisions.every((d) => d.model_version === '1.0.0'));
+      assert.ok(shadow.every((d) => d.model_version === '2.0.0-rc1'));
+      // Same weights here, so the shadow agrees on every event; the ids line up with the real decisions.
+      const real = new Map(decisions.map((d) => [d.event_id, d]));
+      for (const sd of shadow) {
+        assert.equal(sd.decision_id, real.get(sd.event_id)!.decision_id);
+        assert.equal(sd.decision, real.get(sd.event_id)!.decision);
+        assert.equal(sd.score, real.get(sd.event_id)!.score);
+      }
+      const counted = await total(eng.metrics.shadowDecisions);
+      assert.equal(counted, events.length);
+      assert.deepEqual(
+        (await eng.metrics.shadowModelInfo.get()).values.map((v) => v.labels.version),
+        ['2.0.0-rc1'],
+      );
+
+      // Shadowing stops when SHADOW is emptied (the watcher picks it up).
+      setShadow(dir, name, null);
+      for (let i = 0; i < 100 && (await eng.metrics.shadowModelInfo.get()).values.length > 0; i++)
+        await sleep(50);
+      assert.equal((await eng.metrics.shadowModelInfo.get()).values.length, 0);
     } finally {
       await eng.stop();
       await deleteTopics(admin, Object.values(t));

@@ -30,10 +30,12 @@ describe('model/live LiveModel', () => {
     const metrics = createMetrics();
     let pointer = '1.0.0';
     const loaded: string[] = [];
+    const shown: string[] = [];
     const first = scorer('1.0.0');
     const live = new LiveModel({
       initial: first,
-      activeVersion: () => pointer,
+      slot: 'active',
+      wantedVersion: () => pointer,
       load: async (v) => {
         loaded.push(v);
         return scorer(v);
@@ -42,6 +44,7 @@ describe('model/live LiveModel', () => {
       retireAfterMs: 50,
       log: silentLogger(),
       metrics,
+      onSwap: (next) => shown.push(next!.version),
     });
     assert.deepEqual(await live.check(), { version: '1.0.0', swapped: false });
     pointer = '1.1.0';
@@ -49,25 +52,22 @@ describe('model/live LiveModel', () => {
     assert.deepEqual(a, { version: '1.1.0', swapped: true, previous: '1.0.0' });
     assert.equal(b, a, 'concurrent checks share one load');
     assert.deepEqual(loaded, ['1.1.0']);
-    assert.equal(live.current.version, '1.1.0');
+    assert.equal(live.required().version, '1.1.0');
     assert.equal((await metrics.modelSwaps.get()).values[0]!.value, 1);
-    const info = (await metrics.modelInfo.get()).values;
-    assert.deepEqual(
-      info.map((v) => v.labels.version),
-      ['1.1.0'],
-    );
+    assert.deepEqual(shown, ['1.1.0']);
     assert.equal(first.disposed, false, 'kept while batches begun with it may still run');
     await sleep(80);
     assert.equal(first.disposed, true);
     await live.close();
-    assert.equal((live.current as Scorer & { disposed: boolean }).disposed, true);
+    assert.equal((live.required() as Scorer & { disposed: boolean }).disposed, true);
   });
 
   it('keeps serving when the promoted version cannot be loaded, and counts it', async () => {
     const metrics = createMetrics();
     const live = new LiveModel({
       initial: scorer('1.0.0'),
-      activeVersion: () => '2.0.0',
+      slot: 'active',
+      wantedVersion: () => '2.0.0',
       load: async () => {
         throw new Error('trained on different features');
       },
@@ -76,7 +76,7 @@ describe('model/live LiveModel', () => {
       metrics,
     });
     await assert.rejects(live.check(), /different features/);
-    assert.equal(live.current.version, '1.0.0');
+    assert.equal(live.required().version, '1.0.0');
     assert.equal((await metrics.modelReloadErrors.get()).values[0]!.value, 1);
     await live.close();
   });
@@ -85,15 +85,51 @@ describe('model/live LiveModel', () => {
     let pointer = '1.0.0';
     const live = new LiveModel({
       initial: scorer('1.0.0'),
-      activeVersion: () => pointer,
+      slot: 'active',
+      wantedVersion: () => pointer,
       load: async (v) => scorer(v),
       intervalMs: 20,
       log: silentLogger(),
     });
     live.start();
     pointer = '1.2.0';
-    for (let i = 0; i < 50 && live.current.version !== '1.2.0'; i++) await sleep(10);
-    assert.equal(live.current.version, '1.2.0');
+    for (let i = 0; i < 50 && live.required().version !== '1.2.0'; i++) await sleep(10);
+    assert.equal(live.required().version, '1.2.0');
+    await live.close();
+  });
+
+  it('a shadow slot starts empty, fills when SHADOW names a version, empties again', async () => {
+    const metrics = createMetrics();
+    let pointer: string | null = null;
+    const shown: (string | null)[] = [];
+    const live = new LiveModel({
+      slot: 'shadow',
+      initial: null,
+      wantedVersion: () => pointer,
+      load: async (v) => scorer(v),
+      intervalMs: 0,
+      retireAfterMs: 10,
+      log: silentLogger(),
+      metrics,
+      onSwap: (next) => shown.push(next?.version ?? null),
+    });
+    assert.deepEqual(await live.check(), { version: null, swapped: false });
+    assert.equal(live.current, null);
+    assert.throws(() => live.required(), /no shadow model/);
+    pointer = '2.0.0-rc1';
+    assert.deepEqual(await live.check(), { version: '2.0.0-rc1', swapped: true, previous: null });
+    const candidate = live.required() as Scorer & { disposed: boolean };
+    pointer = null;
+    assert.deepEqual(await live.check(), { version: null, swapped: true, previous: '2.0.0-rc1' });
+    assert.equal(live.current, null);
+    assert.deepEqual(shown, ['2.0.0-rc1', null]);
+    const swaps = (await metrics.modelSwaps.get()).values;
+    assert.deepEqual(
+      swaps.map((v) => [v.labels.slot, v.value]),
+      [['shadow', 2]],
+    );
+    await sleep(30);
+    assert.equal(candidate.disposed, true);
     await live.close();
   });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { buildMemoryStore, buildModel, buildPipeline } from '../../../src/cli/context';
 import { loadSettings } from '../../../src/config/load';
-import type { RawRecord } from '../../../src/contract';
+import type { Decision, RawRecord } from '../../../src/contract';
 import { silentLogger } from '../../../src/log';
+import { createMetrics } from '../../../src/metrics/metrics';
+import { createBatchHandler } from '../../../src/pipeline/handler';
 import type { Scorer } from '../../../src/model/scorer';
 import { simulate } from '../../../src/sim/generate';
 
@@ -85,5 +87,66 @@ describe('pipeline/process (memory store, the shipped model)', function () {
     const [afterRedelivery] = (await process([raw(JSON.stringify(later), 1)])).decisions;
     const [withoutRedelivery] = (await fresh([raw(JSON.stringify(later), 1)])).decisions;
     assert.deepEqual(strip(afterRedelivery!), strip(withoutRedelivery!));
+  });
+
+  it('a shadow model scores the same rows: its decisions come back aligned, are written apart and counted, and change nothing', async () => {
+    // A shadow that disagrees: the active model's score turned upside down.
+    const inverted = {
+      version: 'inverted',
+      score: async (x: Float32Array, rows: number) => (await scorer.score(x, rows)).map((v) => 1 - v),
+      contributions: () => Promise.reject(new Error('a shadow is never explained')),
+    };
+    const metrics = createMetrics();
+    const withShadow = buildPipeline({
+      settings,
+      store: buildMemoryStore(settings),
+      model: () => scorer,
+      shadow: () => inverted,
+      format: 'json',
+      allowJson: true,
+      metrics,
+    });
+    const written: { decisions: number; shadow: Decision[] }[] = [];
+    const sink = {
+      write: async (
+        decisions: readonly Decision[],
+        _dl: readonly unknown[],
+        shadow: readonly Decision[] = [],
+      ) => {
+        written.push({ decisions: decisions.length, shadow: [...shadow] });
+      },
+      close: async () => undefined,
+    };
+    const handler = createBatchHandler({
+      process: withShadow,
+      sink,
+      emitAllow: true,
+      metrics,
+      source: 'test',
+    });
+    const { events } = simulate({ seed: 5, sessions: 30, attackRate: 0.3, start: Date.UTC(2026, 9, 1) });
+    const records = events.map((e, i) => raw(JSON.stringify(e), i + 1));
+    const result = await handler.handle(records);
+    const plain = await pipeline()(records);
+
+    assert.deepEqual(
+      result.decisions.map((d) => [d.decision, d.score, d.model_version]),
+      plain.decisions.map((d) => [d.decision, d.score, d.model_version]),
+      'the active decisions are those without a shadow',
+    );
+    const shadow = result.shadow!;
+    assert.equal(shadow.length, result.decisions.length);
+    shadow.forEach((sd, i) => {
+      const d = result.decisions[i]!;
+      assert.equal(sd.event_id, d.event_id);
+      assert.equal(sd.decision_id, d.decision_id);
+      assert.equal(sd.model_version, 'inverted');
+      assert.equal(sd.score, Math.round((1 - d.score) * 1e4) / 1e4);
+    });
+    assert.deepEqual(written[0]!.shadow, shadow);
+    const differ = shadow.filter((sd, i) => sd.decision !== result.decisions[i]!.decision).length;
+    assert.ok(differ > 0);
+    const disagreements = (await metrics.shadowDisagreements.get()).values.reduce((n, v) => n + v.value, 0);
+    assert.equal(disagreements, differ);
   });
 });
