@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadSettings } from '../config/load';
 import { parseDuration, type Settings } from '../config/schema';
@@ -13,6 +14,7 @@ import {
   shadowVersion,
 } from '../model/registry';
 import { runDemo } from './demo';
+import { runEvaluate } from './evaluate';
 import { replay } from './replay';
 import { runEngine } from './run';
 import { runSimulate } from './simulate';
@@ -246,6 +248,46 @@ export function buildProgram(): Command {
           activate: o.activate ?? false,
         });
         process.stdout.write(`model written to ${r.dir}\n${JSON.stringify(r.metrics, null, 2)}\n`);
+      },
+    );
+
+  program
+    .command('evaluate')
+    .description(
+      'score labelled events with a model and write a report (charts, per-scenario detection, friction)',
+    )
+    .option('--input <file>', 'SessionAction JSON Lines (default: simulate a held-out split)')
+    .option('--labels <file>', 'labels of --input (event_id, session_id, label, scenario)')
+    .option('--sessions <n>', 'held-out split: simulated sessions', intArg(10), 4000)
+    .option('--seed <n>', 'held-out split: seed (training uses 1)', intArg(0), 1001)
+    .option('--attack-rate <f>', 'held-out split: share of attack sessions', fractionArg, 0.15)
+    .option('--model-version <v>', 'version to evaluate (default: the active one)')
+    .option('--out <dir>', 'report folder', 'report')
+    .option('--write-card', "write MODEL_CARD.md into the model's folder")
+    .action(
+      async (
+        o: {
+          input?: string;
+          labels?: string;
+          sessions: number;
+          seed: number;
+          attackRate: number;
+          modelVersion?: string;
+          out: string;
+          writeCard?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd);
+        const r = await runEvaluate(settings, log, { ...o, writeCard: o.writeCard ?? false });
+        const lines = r.evaluation.targets.map(
+          (t) =>
+            `  ${t.met ? 'met    ' : 'NOT MET'} ${t.name}: ${(100 * t.value).toFixed(2)}% (goal ${t.goal})`,
+        );
+        process.stdout.write(
+          `${r.model}: AUC ${r.evaluation.auc?.toFixed(4) ?? '-'}, AP ${r.evaluation.averagePrecision?.toFixed(4) ?? '-'}\n` +
+            `${lines.join('\n')}\nreport: ${path.join(r.dir, 'index.html')}\n`,
+        );
       },
     );
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REDIS_URL, deleteKeys, freePort, testRedis, uniqueName } from '../helpers/services';
@@ -142,6 +142,58 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
     assert.match(metrics, /riskstream_stage_seconds_bucket\{le="[^"]+",stage="model"\}/);
     assert.equal(await exited, 0, stderr);
     assert.match(stdout, /demo finished after .* events .*ALLOW \d+, STEP_UP \d+/);
+  });
+
+  it('evaluate: a held-out split by default, or given events and labels; writes the report and the model card', () => {
+    const out = join(dir, 'report');
+    const r = cli(['evaluate', '--sessions', '400', '--seed', '77', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /session-risk \S+: AUC \d\.\d{4}, AP \d\.\d{4}/);
+    assert.match(
+      r.stdout,
+      /token replay answered within the first 3 attacker actions: [\d.]+% \(goal >= 97%\)/,
+    );
+    for (const f of [
+      'index.html',
+      'report.md',
+      'roc.svg',
+      'pr.svg',
+      'scores.svg',
+      'metrics.json',
+      'decisions.jsonl',
+    ])
+      assert.ok(readFileSync(join(out, f)).length > 0, f);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    assert.equal((html.match(/<svg /g) ?? []).length, 3);
+    assert.match(html, /<h2>Friction for real users<\/h2>/);
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as {
+      events: number;
+      attacks: { scenario: string; sessions: number }[];
+      benign: { sessions: number }[];
+      targets: { met: boolean }[];
+    };
+    assert.equal(m.targets.length, 4);
+    assert.ok(m.attacks.some((a) => a.scenario.startsWith('replay_')));
+    assert.equal(
+      m.attacks.reduce((n, a) => n + a.sessions, 0) + m.benign.reduce((n, b) => n + b.sessions, 0),
+      400,
+    );
+
+    // The user's own events and labels; the card goes next to the model (a copy of the registry here).
+    const models = join(dir, 'models');
+    cpSync(join(ROOT, 'models'), models, { recursive: true });
+    const own = join(dir, 'report-own');
+    const r2 = cli(['evaluate', '--input', events, '--labels', labels, '--out', own, '--write-card'], {
+      RISK_STREAM_MODEL_DIR: models,
+    });
+    assert.equal(r2.code, 0, r2.stderr);
+    const card = readFileSync(join(models, 'session-risk', '1.0.0', 'MODEL_CARD.md'), 'utf8');
+    assert.match(card, /^# Model card: session-risk 1\.0\.0/);
+    assert.match(card, /Known limits/);
+    assert.equal(
+      (JSON.parse(readFileSync(join(own, 'metrics.json'), 'utf8')) as { events: number }).events,
+      validLines,
+    );
   });
 
   it('a bad setting fails start-up naming the setting', () => {

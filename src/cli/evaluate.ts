@@ -1,0 +1,268 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Settings } from '../config/schema';
+import type { Decision } from '../contract';
+import type { Logger } from '../log';
+import { curveSvg, histogramSvg } from '../model/charts';
+import { evaluate, type EvalLabel, type Evaluation } from '../model/evaluate';
+import { activeVersion, modelDir } from '../model/registry';
+import { simulate } from '../sim/generate';
+import { writeJsonl, writeLabels } from '../sim/write';
+import { modelsDirOf } from './context';
+import { replay, type ReplaySummary } from './replay';
+
+export interface EvaluateOptions {
+  /** SessionAction JSON Lines; none: a held-out split is simulated (see seed). */
+  input?: string;
+  /** Their labels (event_id, session_id, label, scenario), any order. */
+  labels?: string;
+  /** For the simulated split: sessions, seed (different from training's), attack rate. */
+  sessions: number;
+  seed: number;
+  attackRate: number;
+  /** Report folder (created). */
+  out: string;
+  /** Model version to evaluate (default: the active one). */
+  modelVersion?: string;
+  /** Also write MODEL_CARD.md next to the evaluated model. */
+  writeCard: boolean;
+}
+
+export interface EvaluateResult {
+  evaluation: Evaluation;
+  replay: ReplaySummary;
+  dir: string;
+  model: string;
+}
+
+const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
+const readJsonl = <T>(file: string): T[] =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+
+/**
+ * `risk-stream evaluate`: runs the model through exactly the replay pipeline on labelled events
+ * (the user's, or a held-out split simulated with a seed training did not use), then writes a
+ * report folder: index.html and report.md (tables and the charts), roc.svg, pr.svg, scores.svg,
+ * metrics.json, and the decisions it was computed from.
+ */
+export async function runEvaluate(
+  settings: Settings,
+  log: Logger,
+  opts: EvaluateOptions,
+): Promise<EvaluateResult> {
+  const dir = path.resolve(opts.out);
+  fs.mkdirSync(dir, { recursive: true });
+  let input = opts.input;
+  let labelsFile = opts.labels;
+  let data = `events ${input ?? '?'}, labels ${labelsFile ?? '?'}`;
+  if (!input) {
+    const span = 6 * 3_600_000;
+    const sim = simulate({
+      seed: opts.seed,
+      sessions: opts.sessions,
+      attackRate: opts.attackRate,
+      start: Date.now() - span - 86_400_000,
+      spanMs: span,
+    });
+    input = path.join(dir, 'events.jsonl');
+    labelsFile = path.join(dir, 'labels.jsonl');
+    await writeJsonl(input, sim.events);
+    await writeLabels(labelsFile, sim.labels);
+    data = `held-out split simulated by risk-stream: ${opts.sessions} sessions, seed ${opts.seed}, attack rate ${opts.attackRate}`;
+  } else if (!labelsFile) {
+    throw new Error('evaluate: --input needs --labels');
+  }
+
+  const version = opts.modelVersion ?? activeVersion(modelsDirOf(settings), settings.model.name);
+  const evalSettings: Settings = { ...settings, model: { ...settings.model, version } };
+  const summary = await replay(evalSettings, log, {
+    input,
+    output: path.join(dir, 'decisions.jsonl'),
+    deadLetter: path.join(dir, 'dead-letters.jsonl'),
+    batchSize: 2000,
+  });
+  const decisions = new Map(
+    readJsonl<Decision>(path.join(dir, 'decisions.jsonl')).map((d) => [d.event_id, d]),
+  );
+  // In event-time order, so "the first attacker actions" means the first the engine saw.
+  const labels = readJsonl<EvalLabel>(labelsFile!)
+    .map((l, i) => ({ l, i, ts: decisions.get(l.event_id)?.event_ts ?? 0 }))
+    .sort((a, b) => a.ts - b.ts || a.i - b.i)
+    .map((x) => x.l);
+  const ev = evaluate(labels, decisions);
+
+  const model = `${settings.model.name} ${version}`;
+  const { policy } = settings;
+  fs.writeFileSync(
+    path.join(dir, 'roc.svg'),
+    curveSvg(ev.roc, {
+      title: `ROC, ${model}`,
+      xLabel: 'false positive rate (benign events)',
+      yLabel: 'true positive rate (attack events)',
+      diagonal: true,
+      note: `AUC ${ev.auc?.toFixed(4) ?? '-'}`,
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'pr.svg'),
+    curveSvg(ev.pr, {
+      title: `Precision-recall, ${model}`,
+      xLabel: 'recall (attack events)',
+      yLabel: 'precision',
+      note: `AP ${ev.averagePrecision?.toFixed(4) ?? '-'}`,
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'scores.svg'),
+    histogramSvg(ev.histogram.benign, ev.histogram.attack, {
+      title: `Score distribution, ${model}`,
+      thresholds: [
+        { at: policy.stepUpScore, label: 'STEP_UP' },
+        { at: policy.terminateScore, label: 'TERMINATE' },
+      ],
+    }),
+  );
+  const metrics = { model, data, replay: summary, policy, ...ev };
+  fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+  const md = reportMarkdown(ev, model, data, summary, settings);
+  fs.writeFileSync(path.join(dir, 'report.md'), md);
+  fs.writeFileSync(path.join(dir, 'index.html'), reportHtml(md, dir));
+  if (opts.writeCard) {
+    const card = path.join(modelDir(modelsDirOf(settings), settings.model.name, version), 'MODEL_CARD.md');
+    fs.writeFileSync(card, modelCard(ev, model, data, settings));
+    log.info({ card }, 'model card written');
+  }
+  return { evaluation: ev, replay: summary, dir, model };
+}
+
+function targetsTable(ev: Evaluation): string {
+  return [
+    '| target | measured | goal | met |',
+    '| --- | ---: | --- | --- |',
+    ...ev.targets.map((t) => `| ${t.name} | ${pct(t.value, 2)} | ${t.goal} | ${t.met ? 'yes' : '**no**'} |`),
+  ].join('\n');
+}
+
+function detectionTable(ev: Evaluation): string {
+  return [
+    `| attack scenario | sessions | answered | within first ${ev.within} attacker actions | median actions to first answer |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...ev.attacks.map(
+      (a) =>
+        `| ${a.scenario} | ${a.sessions} | ${pct(a.detected / a.sessions)} | ${pct(a.detectedWithin / a.sessions)} | ${a.medianActionsToDetect ?? '-'} |`,
+    ),
+  ].join('\n');
+}
+
+function frictionTable(ev: Evaluation): string {
+  return [
+    '| benign kind | sessions | with any friction | terminated |',
+    '| --- | ---: | ---: | ---: |',
+    ...ev.benign.map(
+      (b) =>
+        `| ${b.scenario} | ${b.sessions} | ${pct(b.withFriction / b.sessions, 2)} | ${pct(b.terminated / b.sessions, 2)} |`,
+    ),
+  ].join('\n');
+}
+
+function reportMarkdown(
+  ev: Evaluation,
+  model: string,
+  data: string,
+  r: ReplaySummary,
+  settings: Settings,
+): string {
+  const p = settings.policy;
+  return `# Evaluation: ${model}
+
+Data: ${data}. ${ev.events.toLocaleString('en-US')} events scored (${ev.positives.toLocaleString('en-US')} attacker actions)${ev.undecided ? `, ${ev.undecided} labelled events not decided (dead-lettered input)` : ''}; replay ${Math.round(r.eventsPerSecond).toLocaleString('en-US')} events/s on ${r.backend}.
+
+Event-level ROC AUC ${ev.auc?.toFixed(4) ?? '-'}, average precision ${ev.averagePrecision?.toFixed(4) ?? '-'}.
+
+**Operating point** (the policy the engine enforces): STEP_UP at score >= ${p.stepUpScore}, TERMINATE at >= ${p.terminateScore}; sensitive actions: STEP_UP at >= ${p.sensitiveStepUpScore}, BLOCK_ACTION at >= ${p.sensitiveBlockScore}; exports of ${p.massExportRecords.toLocaleString('en-US')}+ records are blocked.
+
+## Targets
+
+${targetsTable(ev)}
+
+## Detection per attack scenario
+
+"Answered": the session got STEP_UP, BLOCK_ACTION or TERMINATE on at least one attacker action.
+
+${detectionTable(ev)}
+
+## Friction for real users
+
+${frictionTable(ev)}
+
+## Charts
+
+![ROC](roc.svg) ![Precision-recall](pr.svg) ![Score distribution](scores.svg)
+`;
+}
+
+/** The same content as report.md, as a page with the charts inline. */
+function reportHtml(md: string, dir: string): string {
+  const body = md
+    .split('\n\n')
+    .map((block) => {
+      if (block.startsWith('# ')) return `<h1>${block.slice(2)}</h1>`;
+      if (block.startsWith('## ')) return `<h2>${block.slice(3)}</h2>`;
+      if (block.startsWith('|')) {
+        const rows = block.split('\n').filter((_, i) => i !== 1);
+        return `<table>${rows
+          .map((r, i) => {
+            const cells = r
+              .split('|')
+              .slice(1, -1)
+              .map((c) => c.trim().replace(/\*\*(.+?)\*\*/g, '<b>$1</b>'));
+            const tag = i === 0 ? 'th' : 'td';
+            return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+          })
+          .join('')}</table>`;
+      }
+      if (block.startsWith('![')) {
+        return ['roc.svg', 'pr.svg', 'scores.svg']
+          .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+          .join('');
+      }
+      return `<p>${block.replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')}</p>`;
+    })
+    .join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>risk-stream evaluation</title>
+<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{margin:4px}</style>
+</head><body>${body}</body></html>\n`;
+}
+
+function modelCard(ev: Evaluation, model: string, data: string, settings: Settings): string {
+  return `# Model card: ${model}
+
+**What it does.** Scores each action of an authenticated web/SaaS session for the risk that the
+session token is being replayed or misused, from the session's window (fingerprint drift,
+behaviour). The engine turns the score into ALLOW / STEP_UP / BLOCK_ACTION / TERMINATE with its
+policy and explains non-ALLOW decisions with reason codes.
+
+**Model.** TF.js Layers MLP, sigmoid output, feature version and names in manifest.json; trained
+by \`risk-stream train\` on the project's simulated, labelled traffic (split by session).
+
+**Evaluated on.** ${data}; ${ev.events.toLocaleString('en-US')} events, ${ev.positives.toLocaleString('en-US')} attacker actions.
+ROC AUC ${ev.auc?.toFixed(4) ?? '-'}, average precision ${ev.averagePrecision?.toFixed(4) ?? '-'} (event level).
+Policy: STEP_UP >= ${settings.policy.stepUpScore}, TERMINATE >= ${settings.policy.terminateScore}.
+
+${targetsTable(ev)}
+
+${detectionTable(ev)}
+
+${frictionTable(ev)}
+
+**Known limits.** Trained and evaluated on simulated traffic only: real traffic will drift
+differently (carriers, VPN products, browser release cadence). An attacker who copies the whole
+fingerprint (cookies, User-Agent, JA4, device id) from the victim's own network is only visible
+through behaviour. Scores are not probabilities for traffic unlike the training mix. Re-evaluate
+on labelled real traffic before relying on the thresholds.
+`;
+}
