@@ -7,6 +7,7 @@ import { curveSvg, histogramSvg } from '../model/charts';
 import { evaluate, type EvalLabel, type Evaluation } from '../model/evaluate';
 import { activeVersion, modelDir } from '../model/registry';
 import { simulate } from '../sim/generate';
+import type { ScenarioMix } from '../sim/types';
 import { writeJsonl, writeLabels } from '../sim/write';
 import { modelsDirOf } from './context';
 import { replay, type ReplaySummary } from './replay';
@@ -20,6 +21,10 @@ export interface EvaluateOptions {
   sessions: number;
   seed: number;
   attackRate: number;
+  mix?: ScenarioMix;
+  /** Epoch ms and span of the simulated split (default: 6 h ending a day ago). */
+  start?: number;
+  spanMs?: number;
   /** Report folder (created). */
   out: string;
   /** Model version to evaluate (default: the active one). */
@@ -60,12 +65,13 @@ export async function runEvaluate(
   let labelsFile = opts.labels;
   let data = `events ${input ?? '?'}, labels ${labelsFile ?? '?'}`;
   if (!input) {
-    const span = 6 * 3_600_000;
+    const span = opts.spanMs ?? 6 * 3_600_000;
     const sim = simulate({
       seed: opts.seed,
       sessions: opts.sessions,
       attackRate: opts.attackRate,
-      start: Date.now() - span - 86_400_000,
+      ...(opts.mix ? { mix: opts.mix } : {}),
+      start: opts.start ?? Date.now() - span - 86_400_000,
       spanMs: span,
     });
     input = path.join(dir, 'events.jsonl');

@@ -15,6 +15,8 @@ import {
 } from '../model/registry';
 import { runDemo } from './demo';
 import { runEvaluate } from './evaluate';
+import { loadSimConfig, type SimConfig } from '../sim/config';
+import type { ScenarioMix } from '../sim/types';
 import { replay } from './replay';
 import { runEngine } from './run';
 import { runSimulate } from './simulate';
@@ -179,6 +181,10 @@ export function buildProgram(): Command {
       'start of the traffic (default: the span ends one day ago, so no event lies ahead of now)',
     )
     .option('--span <d>', 'sessions start spread over this span', durationArg, 3_600_000)
+    .option(
+      '--sim-config <file>',
+      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
+    )
     .option('--to-kafka', 'produce live to the actions topic instead of writing files')
     .option('--rate <n>', 'with --to-kafka: events per second', intArg(1), 200)
     .option('--limit <n>', 'with --to-kafka: stop after this many events', intArg(1))
@@ -197,6 +203,7 @@ export function buildProgram(): Command {
           labels?: string;
           start?: string;
           span: number;
+          simConfig?: string;
           toKafka?: boolean;
           rate: number;
           limit?: number;
@@ -205,12 +212,16 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const start = o.start ? Date.parse(o.start) : Date.now() - o.span - 86_400_000;
+        const { file, ...sim } = simOptions(cmd, o);
+        const span = cmd.getOptionValueSource('span') === 'cli' ? o.span : (file.spanMs ?? o.span);
+        const startText = o.start ?? file.start;
+        const start = startText ? Date.parse(startText) : Date.now() - span - 86_400_000;
         if (Number.isNaN(start)) throw new InvalidArgumentError(`--start: not a date: ${o.start}`);
         const r = await runSimulate(settings, log, {
           ...o,
+          ...sim,
           start,
-          spanMs: o.span,
+          spanMs: span,
           toKafka: o.toKafka ?? false,
         });
         if (!o.toKafka)
@@ -226,6 +237,10 @@ export function buildProgram(): Command {
     .option('--sessions <n>', 'simulated sessions', intArg(100), 8000)
     .option('--seed <n>', 'seed', intArg(0), 1)
     .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
+    .option(
+      '--sim-config <file>',
+      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
+    )
     .requiredOption('--model-version <v>', 'model version to write, e.g. 1.1.0')
     .option('--epochs <n>', 'maximum epochs (early stopping may end sooner)', intArg(1))
     .option('--activate', 'make it the active version')
@@ -238,12 +253,17 @@ export function buildProgram(): Command {
           modelVersion: string;
           epochs?: number;
           activate?: boolean;
+          simConfig?: string;
         },
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
+        const { file, ...sim } = simOptions(cmd, o);
         const r = await train(settings, log, {
           ...o,
+          ...sim,
+          ...(file.start ? { start: Date.parse(file.start) } : {}),
+          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
           version: o.modelVersion,
           activate: o.activate ?? false,
         });
@@ -261,6 +281,10 @@ export function buildProgram(): Command {
     .option('--sessions <n>', 'held-out split: simulated sessions', intArg(10), 4000)
     .option('--seed <n>', 'held-out split: seed (training uses 1)', intArg(0), 1001)
     .option('--attack-rate <f>', 'held-out split: share of attack sessions', fractionArg, 0.15)
+    .option(
+      '--sim-config <file>',
+      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
+    )
     .option('--model-version <v>', 'version to evaluate (default: the active one)')
     .option('--out <dir>', 'report folder', 'report')
     .option('--write-card', "write MODEL_CARD.md into the model's folder")
@@ -275,11 +299,19 @@ export function buildProgram(): Command {
           modelVersion?: string;
           out: string;
           writeCard?: boolean;
+          simConfig?: string;
         },
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const r = await runEvaluate(settings, log, { ...o, writeCard: o.writeCard ?? false });
+        const { file, ...sim } = simOptions(cmd, o);
+        const r = await runEvaluate(settings, log, {
+          ...o,
+          ...sim,
+          ...(file.start ? { start: Date.parse(file.start) } : {}),
+          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
+          writeCard: o.writeCard ?? false,
+        });
         const lines = r.evaluation.targets.map(
           (t) =>
             `  ${t.met ? 'met    ' : 'NOT MET'} ${t.name}: ${(100 * t.value).toFixed(2)}% (goal ${t.goal})`,
@@ -330,6 +362,25 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/**
+ * Sessions, seed, attack rate and mix for a simulating command: a flag given on the command line
+ * wins, then the --sim-config file, then the flag's default. `file` has the rest (start, span).
+ */
+function simOptions(
+  cmd: Command,
+  o: { simConfig?: string; sessions: number; seed: number; attackRate: number },
+): { sessions: number; seed: number; attackRate: number; mix?: ScenarioMix; file: SimConfig } {
+  const file = o.simConfig ? loadSimConfig(o.simConfig) : {};
+  const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
+  return {
+    sessions: given('sessions') ? o.sessions : (file.sessions ?? o.sessions),
+    seed: given('seed') ? o.seed : (file.seed ?? o.seed),
+    attackRate: given('attackRate') ? o.attackRate : (file.attackRate ?? o.attackRate),
+    ...(file.mix ? { mix: file.mix } : {}),
+    file,
+  };
 }
 
 /** Entry point (bin/risk-stream.js). The only place that turns errors into exit codes. */

@@ -3,6 +3,7 @@ import type { Settings } from '../config/schema';
 import { encodeAction } from '../emit/encode';
 import type { Logger } from '../log';
 import { liveTraffic, simulate } from '../sim/generate';
+import type { ScenarioMix } from '../sim/types';
 import { writeJsonl, writeLabels } from '../sim/write';
 import { createKafka } from './run';
 
@@ -10,6 +11,8 @@ export interface SimulateOptions {
   sessions: number;
   seed: number;
   attackRate: number;
+  /** Scenario weights (default: DEFAULT_MIX). */
+  mix?: ScenarioMix;
   out?: string;
   labels?: string;
   /** Start time of the simulated traffic (epoch ms). */
@@ -33,6 +36,7 @@ export async function runSimulate(
       seed: opts.seed,
       sessions: opts.sessions,
       attackRate: opts.attackRate,
+      ...(opts.mix ? { mix: opts.mix } : {}),
       start: opts.start,
       spanMs: opts.spanMs,
     });
@@ -54,7 +58,12 @@ export async function runSimulate(
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const traffic = liveTraffic({ seed: opts.seed, rate: opts.rate, attackRate: opts.attackRate });
+  const traffic = liveTraffic({
+    seed: opts.seed,
+    rate: opts.rate,
+    attackRate: opts.attackRate,
+    ...(opts.mix ? { mix: opts.mix } : {}),
+  });
   let pending: { key: string; value: Buffer }[] = [];
   const flush = async () => {
     if (pending.length === 0) return;

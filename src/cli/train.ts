@@ -6,6 +6,7 @@ import { initBackend } from '../model/backend';
 import { defaultModelsDir } from '../model/registry';
 import { trainModel } from '../model/train';
 import { simulate } from '../sim/generate';
+import type { ScenarioMix } from '../sim/types';
 import { toActionInput } from '../state/input';
 import { buildMemoryStore } from './context';
 
@@ -13,6 +14,10 @@ export interface TrainOptions {
   sessions: number;
   seed: number;
   attackRate: number;
+  /** Scenario weights, start (epoch ms) and span of the simulated traffic (defaults: DEFAULT_MIX, 2026-01-05 08:00 UTC, 8 h). */
+  mix?: ScenarioMix;
+  start?: number;
+  spanMs?: number;
   version: string;
   activate: boolean;
   epochs?: number;
@@ -41,13 +46,13 @@ export async function featurize(settings: Settings, events: readonly SessionActi
 export async function train(settings: Settings, log: Logger, opts: TrainOptions) {
   const backend = await initBackend(settings.model.backend, log);
   log.info({ backend: backend.name }, 'training backend');
-  const start = Date.UTC(2026, 0, 5, 8, 0, 0);
   const { events, labels } = simulate({
     seed: opts.seed,
     sessions: opts.sessions,
     attackRate: opts.attackRate,
-    start,
-    spanMs: 8 * 3_600_000,
+    ...(opts.mix ? { mix: opts.mix } : {}),
+    start: opts.start ?? Date.UTC(2026, 0, 5, 8, 0, 0),
+    spanMs: opts.spanMs ?? 8 * 3_600_000,
   });
   log.info({ events: events.length, sessions: opts.sessions }, 'simulated labelled traffic');
   const x = await featurize(settings, events);

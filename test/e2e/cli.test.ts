@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REDIS_URL, deleteKeys, freePort, testRedis, uniqueName } from '../helpers/services';
@@ -194,6 +194,30 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
       (JSON.parse(readFileSync(join(own, 'metrics.json'), 'utf8')) as { events: number }).events,
       validLines,
     );
+  });
+
+  it('simulate --sim-config: the mix, seed and span come from the file; a flag given overrides it', () => {
+    const config = join(dir, 'sim.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        sessions: 50,
+        seed: 9,
+        attackRate: 0.5,
+        span: '2h',
+        mix: { office_worker: 1, replay_foreign: 1 },
+      }),
+    );
+    const out = join(dir, 'sim-events.jsonl');
+    const lab = join(dir, 'sim-labels.jsonl');
+    const r = cli(['simulate', '--sim-config', config, '--sessions', '30', '--out', out, '--labels', lab]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = readJsonl(lab) as { session_id: string; scenario: string }[];
+    assert.equal(new Set(rows.map((l) => l.session_id)).size, 30);
+    assert.deepEqual([...new Set(rows.map((l) => l.scenario))].sort(), ['office_worker', 'replay_foreign']);
+    const bad = cli(['simulate', '--sim-config', join(dir, 'missing.json'), '--out', out]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /simulation file .*missing\.json: ENOENT/);
   });
 
   it('a bad setting fails start-up naming the setting', () => {
