@@ -15,6 +15,7 @@ import {
 } from '../model/registry';
 import { runDemo } from './demo';
 import { runEvaluate } from './evaluate';
+import { exportFeatures } from './features';
 import { loadSimConfig, type SimConfig } from '../sim/config';
 import type { ScenarioMix } from '../sim/types';
 import { replay } from './replay';
@@ -320,6 +321,44 @@ export function buildProgram(): Command {
           `${r.model}: AUC ${r.evaluation.auc?.toFixed(4) ?? '-'}, AP ${r.evaluation.averagePrecision?.toFixed(4) ?? '-'}\n` +
             `${lines.join('\n')}\nreport: ${path.join(r.dir, 'index.html')}\n`,
         );
+      },
+    );
+
+  program
+    .command('features')
+    .description("the engine's feature rows for labelled events, as CSV (to train elsewhere, e.g. Keras)")
+    .option('--input <file>', 'SessionAction JSON Lines (default: simulate)')
+    .option('--labels <file>', 'labels of --input')
+    .option('--sessions <n>', 'simulated sessions', intArg(1), 8000)
+    .option('--seed <n>', 'seed', intArg(0), 1)
+    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
+    .option(
+      '--sim-config <file>',
+      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
+    )
+    .option('-o, --out <file>', 'CSV to write', 'features.csv')
+    .action(
+      async (
+        o: {
+          input?: string;
+          labels?: string;
+          sessions: number;
+          seed: number;
+          attackRate: number;
+          simConfig?: string;
+          out: string;
+        },
+        cmd: Command,
+      ) => {
+        const { settings } = settingsFor(cmd);
+        const { file, ...sim } = simOptions(cmd, o);
+        const r = await exportFeatures(settings, {
+          ...o,
+          ...sim,
+          ...(file.start ? { start: Date.parse(file.start) } : {}),
+          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
+        });
+        process.stdout.write(`wrote ${r.rows} feature rows to ${o.out}\n`);
       },
     );
 

@@ -220,6 +220,29 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
     assert.match(bad.stderr, /simulation file .*missing\.json: ENOENT/);
   });
 
+  it('features: the engine feature rows of labelled events as CSV, header naming the model inputs in order', () => {
+    const csv = join(dir, 'features.csv');
+    const r = cli(['features', '--input', events, '--labels', labels, '-o', csv]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    assert.match(lines[0]!, /^# risk-stream features v\d+, \d+ features$/);
+    const header = lines[1]!.split(',');
+    const model = JSON.parse(readFileSync(join(ROOT, 'models/session-risk/1.0.0/manifest.json'), 'utf8')) as {
+      features: string[];
+    };
+    assert.deepEqual(header, ['event_id', 'session_id', 'scenario', 'label', ...model.features]);
+    assert.equal(lines.length - 2, validLines);
+    const labelled = new Map(
+      (readJsonl(labels) as { event_id: string; label: number }[]).map((l) => [l.event_id, l.label]),
+    );
+    for (const line of lines.slice(2, 200)) {
+      const cells = line.split(',');
+      assert.equal(cells.length, header.length);
+      assert.equal(Number(cells[3]), labelled.get(cells[0]!));
+      assert.ok(cells.slice(4).every((c) => Number.isFinite(Number(c))));
+    }
+  });
+
   it('a bad setting fails start-up naming the setting', () => {
     const r = cli(['demo', '--duration', '1s'], { RISK_STREAM_REDIS_IDLE_TTL: 'soon' });
     assert.equal(r.code, 2);
