@@ -8,7 +8,7 @@ import { evaluate, type EvalLabel, type Evaluation } from '../model/evaluate';
 import { activeVersion, modelDir } from '../model/registry';
 import { simulate } from '../sim/generate';
 import type { ScenarioMix } from '../sim/types';
-import { writeJsonl, writeLabels } from '../sim/write';
+import { readJsonLines, writeJsonl, writeLabels } from '../sim/write';
 import { modelsDirOf } from './context';
 import { replay, type ReplaySummary } from './replay';
 
@@ -41,13 +41,6 @@ export interface EvaluateResult {
 }
 
 const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
-const readJsonl = <T>(file: string): T[] =>
-  fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-
 /**
  * `risk-stream evaluate`: runs the model through exactly the replay pipeline on labelled events
  * (the user's, or a held-out split simulated with a seed training did not use), then writes a
@@ -92,10 +85,10 @@ export async function runEvaluate(
     batchSize: 2000,
   });
   const decisions = new Map(
-    readJsonl<Decision>(path.join(dir, 'decisions.jsonl')).map((d) => [d.event_id, d]),
+    readJsonLines<Decision>(path.join(dir, 'decisions.jsonl')).map((d) => [d.event_id, d]),
   );
   // In event-time order, so "the first attacker actions" means the first the engine saw.
-  const labels = readJsonl<EvalLabel>(labelsFile!)
+  const labels = readJsonLines<EvalLabel>(labelsFile!)
     .map((l, i) => ({ l, i, ts: decisions.get(l.event_id)?.event_ts ?? 0 }))
     .sort((a, b) => a.ts - b.ts || a.i - b.i)
     .map((x) => x.l);

@@ -7,6 +7,7 @@ import { DEFAULT_INPUT_LIMITS, validateAction } from '../ingest/validate';
 import type { EvalLabel } from '../model/evaluate';
 import { simulate } from '../sim/generate';
 import type { ScenarioMix } from '../sim/types';
+import { readJsonLines } from '../sim/write';
 import { featurize } from './train';
 
 export interface FeaturesOptions {
@@ -22,13 +23,6 @@ export interface FeaturesOptions {
   /** CSV to write. */
   out: string;
 }
-
-const readJsonl = <T>(file: string): T[] =>
-  fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
 
 /** CSV field: quoted when it holds a comma, quote or newline. */
 const field = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
@@ -63,7 +57,7 @@ export async function exportFeatures(settings: Settings, opts: FeaturesOptions):
       const r = validateAction(raw, limits, now);
       return r.ok ? [r.action] : [];
     });
-    const byId = new Map(readJsonl<EvalLabel>(opts.labels).map((l) => [l.event_id, l]));
+    const byId = new Map(readJsonLines<EvalLabel>(opts.labels).map((l) => [l.event_id, l]));
     events = events.filter((e) => byId.has(e.event_id)).sort((a, b) => a.ts - b.ts);
     labels = events.map((e) => byId.get(e.event_id)!);
   } else {

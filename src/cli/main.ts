@@ -21,7 +21,7 @@ import type { ScenarioMix } from '../sim/types';
 import { replay } from './replay';
 import { runEngine } from './run';
 import { runSimulate } from './simulate';
-import { train } from './train';
+import { importTrained, train } from './train';
 
 const intArg = (min: number) => (v: string) => {
   const n = Number(v);
@@ -391,6 +391,50 @@ export function buildProgram(): Command {
           : `${settings.model.name} ${version} is now the shadow model\n`,
       );
     });
+  models
+    .command('import <dir>')
+    .description(
+      'register a TF.js Layers model trained elsewhere (e.g. Keras + tensorflowjs_converter): checks its input ' +
+        "against the engine's features, measures it on simulated labelled traffic, writes the manifest",
+    )
+    .requiredOption('--model-version <v>', 'version to register it as')
+    .option('--sessions <n>', 'simulated sessions to measure it on', intArg(100), 2000)
+    .option('--seed <n>', 'seed of that traffic and of the validation/test split', intArg(0), 2)
+    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
+    .option(
+      '--sim-config <file>',
+      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
+    )
+    .option('--activate', 'make it the active version')
+    .action(
+      async (
+        dir: string,
+        o: {
+          modelVersion: string;
+          sessions: number;
+          seed: number;
+          attackRate: number;
+          simConfig?: string;
+          activate?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd);
+        const { file, ...sim } = simOptions(cmd, o);
+        const r = await importTrained(settings, log, {
+          ...sim,
+          ...(file.start ? { start: Date.parse(file.start) } : {}),
+          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
+          from: dir,
+          version: o.modelVersion,
+          activate: o.activate ?? false,
+        });
+        const t = r.manifest.metrics.test;
+        process.stdout.write(
+          `${settings.model.name} ${o.modelVersion} written to ${r.dir}: test ROC AUC ${t.roc_auc ?? '-'}, PR AUC ${t.pr_auc ?? '-'}\n`,
+        );
+      },
+    );
   models
     .command('promote <version>')
     .description('make <version> the active model')

@@ -4,20 +4,25 @@ import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION, extractBatch } from '../
 import type { Logger } from '../log';
 import { initBackend } from '../model/backend';
 import { defaultModelsDir } from '../model/registry';
+import { importModel } from '../model/import';
 import { trainModel } from '../model/train';
 import { simulate } from '../sim/generate';
 import type { ScenarioMix } from '../sim/types';
 import { toActionInput } from '../state/input';
 import { buildMemoryStore } from './context';
 
-export interface TrainOptions {
+/** The simulated traffic a model is trained or measured on. */
+export interface SimulatedData {
   sessions: number;
   seed: number;
   attackRate: number;
-  /** Scenario weights, start (epoch ms) and span of the simulated traffic (defaults: DEFAULT_MIX, 2026-01-05 08:00 UTC, 8 h). */
+  /** Scenario weights, start (epoch ms) and span (defaults: DEFAULT_MIX, 2026-01-05 08:00 UTC, 8 h). */
   mix?: ScenarioMix;
   start?: number;
   spanMs?: number;
+}
+
+export interface TrainOptions extends SimulatedData {
   version: string;
   activate: boolean;
   epochs?: number;
@@ -42,10 +47,8 @@ export async function featurize(settings: Settings, events: readonly SessionActi
   return x;
 }
 
-/** `risk-stream train`: simulate labelled traffic, featurize it with the engine's code, train, save. */
-export async function train(settings: Settings, log: Logger, opts: TrainOptions) {
-  const backend = await initBackend(settings.model.backend, log);
-  log.info({ backend: backend.name }, 'training backend');
+/** Simulated labelled traffic featurized by the engine's code: what train and import measure on. */
+async function labelledRows(settings: Settings, log: Logger, opts: SimulatedData) {
   const { events, labels } = simulate({
     seed: opts.seed,
     sessions: opts.sessions,
@@ -55,9 +58,19 @@ export async function train(settings: Settings, log: Logger, opts: TrainOptions)
     spanMs: opts.spanMs ?? 8 * 3_600_000,
   });
   log.info({ events: events.length, sessions: opts.sessions }, 'simulated labelled traffic');
-  const x = await featurize(settings, events);
-  const y = Uint8Array.from(labels, (l) => l.label);
-  const groups = events.map((e) => e.session_id);
+  return {
+    x: await featurize(settings, events),
+    y: Uint8Array.from(labels, (l) => l.label),
+    groups: events.map((e) => e.session_id),
+    data: `risk-stream simulate --sessions ${opts.sessions} --seed ${opts.seed} --attack-rate ${opts.attackRate} (${events.length} events)`,
+  };
+}
+
+/** `risk-stream train`: simulate labelled traffic, featurize it with the engine's code, train, save. */
+export async function train(settings: Settings, log: Logger, opts: TrainOptions) {
+  const backend = await initBackend(settings.model.backend, log);
+  log.info({ backend: backend.name }, 'training backend');
+  const { x, y, groups, data } = await labelledRows(settings, log, opts);
   const result = await trainModel({
     x,
     y,
@@ -69,9 +82,36 @@ export async function train(settings: Settings, log: Logger, opts: TrainOptions)
     modelsDir: settings.model.dir ?? defaultModelsDir(),
     seed: opts.seed,
     ...(opts.epochs ? { epochs: opts.epochs } : {}),
-    data: `risk-stream simulate --sessions ${opts.sessions} --seed ${opts.seed} --attack-rate ${opts.attackRate} (${events.length} events)`,
+    data,
     activate: opts.activate,
     log,
   });
   return result;
+}
+
+/**
+ * `risk-stream models import`: a TF.js Layers model trained elsewhere becomes a registry version,
+ * measured on simulated labelled traffic featurized by the engine (see importModel).
+ */
+export async function importTrained(
+  settings: Settings,
+  log: Logger,
+  opts: SimulatedData & { from: string; version: string; activate: boolean },
+) {
+  await initBackend(settings.model.backend, log);
+  const { x, y, groups, data } = await labelledRows(settings, log, opts);
+  return importModel({
+    from: opts.from,
+    modelsDir: settings.model.dir ?? defaultModelsDir(),
+    name: settings.model.name,
+    version: opts.version,
+    featureVersion: FEATURE_VERSION,
+    featureNames: [...FEATURE_NAMES],
+    x,
+    y,
+    groups,
+    seed: opts.seed,
+    data,
+    activate: opts.activate,
+  });
 }

@@ -134,6 +134,22 @@ export function buildModel(features: number, hidden: readonly number[], seed: nu
   return model;
 }
 
+/** The rows `idx` of row-major x (f columns) and their labels. */
+export function selectRows(
+  x: Float32Array,
+  y: ArrayLike<number>,
+  f: number,
+  idx: readonly number[],
+): { x: Float32Array; y: Float32Array } {
+  const px = new Float32Array(idx.length * f);
+  const py = new Float32Array(idx.length);
+  idx.forEach((r, i) => {
+    px.set(x.subarray(r * f, (r + 1) * f), i * f);
+    py[i] = y[r] as number;
+  });
+  return { x: px, y: py };
+}
+
 export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const { x, y, groups, featureNames, seed, log } = options;
   const f = featureNames.length;
@@ -153,15 +169,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   if (split.val.length === 0 || split.test.length === 0) {
     throw new RiskStreamError('INPUT_INVALID', 'too few sessions for a train/validation/test split');
   }
-  const pick = (idx: number[]): { x: Float32Array; y: Float32Array } => {
-    const px = new Float32Array(idx.length * f);
-    const py = new Float32Array(idx.length);
-    idx.forEach((r, i) => {
-      px.set(x.subarray(r * f, (r + 1) * f), i * f);
-      py[i] = y[r] as number;
-    });
-    return { x: px, y: py };
-  };
+  const pick = (idx: number[]) => selectRows(x, y, f, idx);
   const train = pick(split.train);
   const val = pick(split.val);
   const test = pick(split.test);
@@ -270,7 +278,12 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
 }
 
 /** Writes into a hidden temp folder, then renames, so a half-written version is never visible. */
-async function publish(model: tf.LayersModel, manifest: ModelManifest, dir: string, overwrite: boolean) {
+export async function publish(
+  model: tf.LayersModel,
+  manifest: ModelManifest,
+  dir: string,
+  overwrite: boolean,
+) {
   const tmp = path.join(path.dirname(dir), `.${path.basename(dir)}.${process.pid}.tmp`);
   await fs.promises.rm(tmp, { recursive: true, force: true });
   try {
@@ -285,7 +298,7 @@ async function publish(model: tf.LayersModel, manifest: ModelManifest, dir: stri
   return dir;
 }
 
-async function predictAll(model: tf.LayersModel, x: Float32Array, f: number): Promise<Float32Array> {
+export async function predictAll(model: tf.LayersModel, x: Float32Array, f: number): Promise<Float32Array> {
   const rows = x.length / f;
   if (rows === 0) return new Float32Array(0);
   const out = tf.tidy(() =>

@@ -3,7 +3,7 @@
  * handed to the file stream in ~64 KiB chunks with backpressure, so a million events never exist
  * as strings all at once.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { SessionAction } from '../contract';
@@ -50,4 +50,12 @@ export function writeJsonl(
 /** Label records, one per line, in the same order as the events they label. */
 export function writeLabels(path: string, labels: Iterable<Label> | AsyncIterable<Label>): Promise<void> {
   return writeJsonLines(path, labels);
+}
+
+/** Reads a JSON Lines file whole (blank lines skipped); a line that is not JSON throws. */
+export function readJsonLines<T>(path: string): T[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
 }
