@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { startEngine, type RunningEngine } from '../../src/cli/run';
 import { loadSettings } from '../../src/config/load';
 import type { Settings } from '../../src/config/schema';
@@ -22,6 +23,7 @@ import {
   createTopics,
   deleteKeys,
   deleteTopics,
+  freePort,
   sleep,
   testKafka,
   testRedis,
@@ -474,6 +476,108 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       await eng.stop();
       await deleteTopics(admin, Object.values(t));
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retries a batch in place while Redis is down: nothing skipped, nothing committed past it', async () => {
+    const t = {
+      actions: uniqueName('actions-f'),
+      decisions: uniqueName('decisions-f'),
+      dlq: uniqueName('dlq-f'),
+    };
+    await createTopics(admin, Object.values(t), 3);
+    const port = await freePort();
+    const startRedis = async () => {
+      const proc = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        {
+          stdio: 'ignore',
+        },
+      );
+      const probe = new Redis({
+        port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      probe.on('error', () => undefined); // refused until the server listens
+      for (let i = 0; i < 50; i++) {
+        if (
+          await probe.ping().then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await sleep(100);
+      }
+      probe.disconnect();
+      return proc;
+    };
+    let redisProc = await startRedis();
+    const fSettings: Settings = {
+      ...settings,
+      kafka: {
+        ...settings.kafka,
+        groupId: uniqueName('engine-f'),
+        actionsTopic: t.actions,
+        decisionsTopic: t.decisions,
+        deadLetterTopic: t.dlq,
+      },
+      redis: { ...settings.redis, url: `redis://127.0.0.1:${port}`, keyPrefix: `${prefix}f:` },
+    };
+    const { events } = simulate({
+      seed: 15,
+      sessions: 80,
+      attackRate: 0.1,
+      start: Date.now() - 86_400_000,
+      spanMs: 3_600_000,
+    });
+    const half = Math.floor(events.length / 2);
+    const send = (part: SessionAction[]) =>
+      producer.send({
+        topic: t.actions,
+        messages: part.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
+      });
+    const eng = await startEngine(fSettings, testLogger());
+    try {
+      await send(events.slice(0, half));
+      await collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= half, 60_000);
+      // Redis goes away; the second half arrives meanwhile.
+      redisProc.kill('SIGKILL');
+      await send(events.slice(half));
+      for (let i = 0; i < 100 && (await total(eng.metrics.redisErrors)) === 0; i++) await sleep(100);
+      assert.ok((await total(eng.metrics.redisErrors)) > 0, 'the failing batch was seen');
+      const stuck = await admin.fetchOffsets({ groupId: fSettings.kafka.groupId, topics: [t.actions] });
+      const ends = await admin.fetchTopicOffsets(t.actions);
+      const behind = ends.some(
+        (p) => stuck[0]!.partitions.find((x) => x.partition === p.partition)!.offset !== p.high,
+      );
+      assert.ok(behind, 'offsets are not committed past the failing batch');
+
+      redisProc = await startRedis();
+      const decisions = await collect<Decision>(
+        kafka,
+        t.decisions,
+        decodeDecision,
+        (d) => new Set(d.map((x) => x.event_id)).size >= events.length,
+        90_000,
+      );
+      assert.equal(new Set(decisions.map((d) => d.event_id)).size, events.length);
+      await sleep(1000);
+      const committed = await admin.fetchOffsets({ groupId: fSettings.kafka.groupId, topics: [t.actions] });
+      for (const p of ends) {
+        assert.equal(
+          committed[0]!.partitions.find((x) => x.partition === p.partition)!.offset,
+          p.high,
+          `partition ${p.partition}`,
+        );
+      }
+    } finally {
+      await eng.stop();
+      redisProc.kill('SIGKILL');
+      await deleteTopics(admin, Object.values(t));
     }
   });
 });
