@@ -1,9 +1,11 @@
+import fs from 'node:fs';
 import type { SessionAction } from '../contract';
 import type { Settings } from '../config/schema';
+import { RiskStreamError } from '../errors';
 import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION, extractBatch } from '../features/extract';
 import type { Logger } from '../log';
 import { initBackend } from '../model/backend';
-import { defaultModelsDir } from '../model/registry';
+import { defaultModelsDir, modelDir } from '../model/registry';
 import { importModel } from '../model/import';
 import { trainModel } from '../model/train';
 import { simulate } from '../sim/generate';
@@ -98,6 +100,10 @@ export async function importTrained(
   log: Logger,
   opts: SimulatedData & { from: string; version: string; activate: boolean },
 ) {
+  const target = modelDir(settings.model.dir ?? defaultModelsDir(), settings.model.name, opts.version);
+  // Before simulating anything: the version must be new.
+  if (fs.existsSync(target))
+    throw new RiskStreamError('CONFIG_INVALID', `${target} exists; pick a new version`);
   await initBackend(settings.model.backend, log);
   const { x, y, groups, data } = await labelledRows(settings, log, opts);
   return importModel({
