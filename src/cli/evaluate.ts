@@ -6,25 +6,16 @@ import type { Logger } from '../log';
 import { curveSvg, histogramSvg } from '../model/charts';
 import { evaluate, type EvalLabel, type Evaluation } from '../model/evaluate';
 import { activeVersion, modelDir } from '../model/registry';
-import { simulate } from '../sim/generate';
-import type { ScenarioMix } from '../sim/types';
 import { readJsonLines, writeJsonl, writeLabels } from '../sim/write';
 import { modelsDirOf } from './context';
 import { replay, type ReplaySummary } from './replay';
+import { simulateLabelled, type SimulatedData } from './train';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends SimulatedData {
   /** SessionAction JSON Lines; none: a held-out split is simulated (see seed). */
   input?: string;
   /** Their labels (event_id, session_id, label, scenario), any order. */
   labels?: string;
-  /** For the simulated split: sessions, seed (different from training's), attack rate. */
-  sessions: number;
-  seed: number;
-  attackRate: number;
-  mix?: ScenarioMix;
-  /** Epoch ms and span of the simulated split (default: 6 h ending a day ago). */
-  start?: number;
-  spanMs?: number;
   /** Report folder (created). */
   out: string;
   /** Model version to evaluate (default: the active one). */
@@ -58,15 +49,9 @@ export async function runEvaluate(
   let labelsFile = opts.labels;
   let data = `events ${input ?? '?'}, labels ${labelsFile ?? '?'}`;
   if (!input) {
+    // Default: six hours of sessions ending a day ago (the SimulatedData fields say otherwise).
     const span = opts.spanMs ?? 6 * 3_600_000;
-    const sim = simulate({
-      seed: opts.seed,
-      sessions: opts.sessions,
-      attackRate: opts.attackRate,
-      ...(opts.mix ? { mix: opts.mix } : {}),
-      start: opts.start ?? Date.now() - span - 86_400_000,
-      spanMs: span,
-    });
+    const sim = simulateLabelled(opts, { spanMs: span, start: Date.now() - span - 86_400_000 });
     input = path.join(dir, 'events.jsonl');
     labelsFile = path.join(dir, 'labels.jsonl');
     await writeJsonl(input, sim.events);

@@ -5,21 +5,13 @@ import type { SessionAction } from '../contract';
 import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION } from '../features/extract';
 import { DEFAULT_INPUT_LIMITS, validateAction } from '../ingest/validate';
 import type { EvalLabel } from '../model/evaluate';
-import { simulate } from '../sim/generate';
-import type { ScenarioMix } from '../sim/types';
 import { readJsonLines } from '../sim/write';
-import { featurize } from './train';
+import { featurize, simulateLabelled, type SimulatedData } from './train';
 
-export interface FeaturesOptions {
-  /** SessionAction JSON Lines and their labels; none: simulated (sessions, seed, ...). */
+export interface FeaturesOptions extends SimulatedData {
+  /** SessionAction JSON Lines and their labels; none: simulated (see SimulatedData). */
   input?: string;
   labels?: string;
-  sessions: number;
-  seed: number;
-  attackRate: number;
-  mix?: ScenarioMix;
-  start?: number;
-  spanMs?: number;
   /** CSV to write. */
   out: string;
 }
@@ -61,15 +53,7 @@ export async function exportFeatures(settings: Settings, opts: FeaturesOptions):
     events = events.filter((e) => byId.has(e.event_id)).sort((a, b) => a.ts - b.ts);
     labels = events.map((e) => byId.get(e.event_id)!);
   } else {
-    const span = opts.spanMs ?? 8 * 3_600_000;
-    const sim = simulate({
-      seed: opts.seed,
-      sessions: opts.sessions,
-      attackRate: opts.attackRate,
-      ...(opts.mix ? { mix: opts.mix } : {}),
-      start: opts.start ?? Date.UTC(2026, 0, 5, 8, 0, 0),
-      spanMs: span,
-    });
+    const sim = simulateLabelled(opts);
     events = sim.events;
     labels = sim.labels;
   }

@@ -16,12 +16,11 @@ import {
 import { runDemo } from './demo';
 import { runEvaluate } from './evaluate';
 import { exportFeatures } from './features';
-import { loadSimConfig, type SimConfig } from '../sim/config';
-import type { ScenarioMix } from '../sim/types';
+import { loadSimConfig } from '../sim/config';
 import { replay } from './replay';
 import { runEngine } from './run';
 import { runSimulate } from './simulate';
-import { importTrained, train } from './train';
+import { importTrained, train, type SimulatedData } from './train';
 
 const intArg = (min: number) => (v: string) => {
   const n = Number(v);
@@ -169,23 +168,23 @@ export function buildProgram(): Command {
       },
     );
 
-  program
-    .command('simulate')
-    .description('labelled session traffic (benign and token replay) as JSON Lines, or live to Kafka')
-    .option('--sessions <n>', 'sessions to generate', intArg(1), 1000)
-    .option('--seed <n>', 'seed (same seed, same traffic)', intArg(0), 42)
-    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.1)
-    .option('-o, --out <file>', 'SessionAction JSON Lines', 'events.jsonl')
-    .option('--labels <file>', 'labels side file (event_id, label, scenario)')
-    .option(
-      '--start <iso>',
-      'start of the traffic (default: the span ends one day ago, so no event lies ahead of now)',
-    )
-    .option('--span <d>', 'sessions start spread over this span', durationArg, 3_600_000)
-    .option(
-      '--sim-config <file>',
-      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
-    )
+  withSimulation(
+    program
+      .command('simulate')
+      .description('labelled session traffic (benign and token replay) as JSON Lines, or live to Kafka')
+      .option('-o, --out <file>', 'SessionAction JSON Lines', 'events.jsonl')
+      .option('--labels <file>', 'labels side file (event_id, label, scenario)')
+      .option(
+        '--start <iso>',
+        'start of the traffic (default: the span ends one day ago, so no event lies ahead of now)',
+      )
+      .option('--span <d>', 'sessions start spread over this span', durationArg, 3_600_000),
+    {
+      sessions: [1, 1000, 'sessions to generate'],
+      seed: [42, 'seed (same seed, same traffic)'],
+      attackRate: 0.1,
+    },
+  )
     .option('--to-kafka', 'produce live to the actions topic instead of writing files')
     .option('--rate <n>', 'with --to-kafka: events per second', intArg(1), 200)
     .option('--limit <n>', 'with --to-kafka: stop after this many events', intArg(1))
@@ -213,10 +212,9 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const { file, ...sim } = simOptions(cmd, o);
-        const span = cmd.getOptionValueSource('span') === 'cli' ? o.span : (file.spanMs ?? o.span);
-        const startText = o.start ?? file.start;
-        const start = startText ? Date.parse(startText) : Date.now() - span - 86_400_000;
+        const sim = simOptions(cmd, o);
+        const span = cmd.getOptionValueSource('span') === 'cli' ? o.span : (sim.spanMs ?? o.span);
+        const start = o.start ? Date.parse(o.start) : (sim.start ?? Date.now() - span - 86_400_000);
         if (Number.isNaN(start)) throw new InvalidArgumentError(`--start: not a date: ${o.start}`);
         const r = await runSimulate(settings, log, {
           ...o,
@@ -232,16 +230,12 @@ export function buildProgram(): Command {
       },
     );
 
-  program
-    .command('train')
-    .description('train a model on simulated labelled traffic, featurized by the engine itself')
-    .option('--sessions <n>', 'simulated sessions', intArg(100), 8000)
-    .option('--seed <n>', 'seed', intArg(0), 1)
-    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
-    .option(
-      '--sim-config <file>',
-      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
-    )
+  withSimulation(
+    program
+      .command('train')
+      .description('train a model on simulated labelled traffic, featurized by the engine itself'),
+    { sessions: [100, 8000, 'simulated sessions'], seed: [1, 'seed'], attackRate: 0.15 },
+  )
     .requiredOption('--model-version <v>', 'model version to write, e.g. 1.1.0')
     .option('--epochs <n>', 'maximum epochs (early stopping may end sooner)', intArg(1))
     .option('--activate', 'make it the active version')
@@ -259,12 +253,10 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const { file, ...sim } = simOptions(cmd, o);
+        const sim = simOptions(cmd, o);
         const r = await train(settings, log, {
           ...o,
           ...sim,
-          ...(file.start ? { start: Date.parse(file.start) } : {}),
-          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
           version: o.modelVersion,
           activate: o.activate ?? false,
         });
@@ -272,20 +264,21 @@ export function buildProgram(): Command {
       },
     );
 
-  program
-    .command('evaluate')
-    .description(
-      'score labelled events with a model and write a report (charts, per-scenario detection, friction)',
-    )
-    .option('--input <file>', 'SessionAction JSON Lines (default: simulate a held-out split)')
-    .option('--labels <file>', 'labels of --input (event_id, session_id, label, scenario)')
-    .option('--sessions <n>', 'held-out split: simulated sessions', intArg(10), 4000)
-    .option('--seed <n>', 'held-out split: seed (training uses 1)', intArg(0), 1001)
-    .option('--attack-rate <f>', 'held-out split: share of attack sessions', fractionArg, 0.15)
-    .option(
-      '--sim-config <file>',
-      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
-    )
+  withSimulation(
+    program
+      .command('evaluate')
+      .description(
+        'score labelled events with a model and write a report (charts, per-scenario detection, friction)',
+      )
+      .option('--input <file>', 'SessionAction JSON Lines (default: simulate a held-out split)')
+      .option('--labels <file>', 'labels of --input (event_id, session_id, label, scenario)'),
+    {
+      sessions: [10, 4000, 'held-out split: simulated sessions'],
+      seed: [1001, 'held-out split: seed (training uses 1)'],
+      attackRate: 0.15,
+      prefix: 'held-out split: ',
+    },
+  )
     .option('--model-version <v>', 'version to evaluate (default: the active one)')
     .option('--out <dir>', 'report folder', 'report')
     .option('--write-card', "write MODEL_CARD.md into the model's folder")
@@ -305,12 +298,10 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const { file, ...sim } = simOptions(cmd, o);
+        const sim = simOptions(cmd, o);
         const r = await runEvaluate(settings, log, {
           ...o,
           ...sim,
-          ...(file.start ? { start: Date.parse(file.start) } : {}),
-          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
           writeCard: o.writeCard ?? false,
         });
         const lines = r.evaluation.targets.map(
@@ -324,18 +315,14 @@ export function buildProgram(): Command {
       },
     );
 
-  program
-    .command('features')
-    .description("the engine's feature rows for labelled events, as CSV (to train elsewhere, e.g. Keras)")
-    .option('--input <file>', 'SessionAction JSON Lines (default: simulate)')
-    .option('--labels <file>', 'labels of --input')
-    .option('--sessions <n>', 'simulated sessions', intArg(1), 8000)
-    .option('--seed <n>', 'seed', intArg(0), 1)
-    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
-    .option(
-      '--sim-config <file>',
-      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
-    )
+  withSimulation(
+    program
+      .command('features')
+      .description("the engine's feature rows for labelled events, as CSV (to train elsewhere, e.g. Keras)")
+      .option('--input <file>', 'SessionAction JSON Lines (default: simulate)')
+      .option('--labels <file>', 'labels of --input'),
+    { sessions: [1, 8000, 'simulated sessions'], seed: [1, 'seed'], attackRate: 0.15 },
+  )
     .option('-o, --out <file>', 'CSV to write', 'features.csv')
     .action(
       async (
@@ -351,12 +338,10 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings } = settingsFor(cmd);
-        const { file, ...sim } = simOptions(cmd, o);
+        const sim = simOptions(cmd, o);
         const r = await exportFeatures(settings, {
           ...o,
           ...sim,
-          ...(file.start ? { start: Date.parse(file.start) } : {}),
-          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
         });
         process.stdout.write(`wrote ${r.rows} feature rows to ${o.out}\n`);
       },
@@ -391,20 +376,20 @@ export function buildProgram(): Command {
           : `${settings.model.name} ${version} is now the shadow model\n`,
       );
     });
-  models
-    .command('import <dir>')
-    .description(
-      'register a TF.js Layers model trained elsewhere (e.g. Keras + tensorflowjs_converter): checks its input ' +
-        "against the engine's features, measures it on simulated labelled traffic, writes the manifest",
-    )
-    .requiredOption('--model-version <v>', 'version to register it as')
-    .option('--sessions <n>', 'simulated sessions to measure it on', intArg(100), 2000)
-    .option('--seed <n>', 'seed of that traffic and of the validation/test split', intArg(0), 2)
-    .option('--attack-rate <f>', 'share of attack sessions', fractionArg, 0.15)
-    .option(
-      '--sim-config <file>',
-      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
-    )
+  withSimulation(
+    models
+      .command('import <dir>')
+      .description(
+        'register a TF.js Layers model trained elsewhere (e.g. Keras + tensorflowjs_converter): checks its input ' +
+          "against the engine's features, measures it on simulated labelled traffic, writes the manifest",
+      )
+      .requiredOption('--model-version <v>', 'version to register it as'),
+    {
+      sessions: [100, 2000, 'simulated sessions to measure it on'],
+      seed: [2, 'seed of that traffic and of the validation/test split'],
+      attackRate: 0.15,
+    },
+  )
     .option('--activate', 'make it the active version')
     .action(
       async (
@@ -420,11 +405,9 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const { settings, log } = settingsFor(cmd);
-        const { file, ...sim } = simOptions(cmd, o);
+        const sim = simOptions(cmd, o);
         const r = await importTrained(settings, log, {
           ...sim,
-          ...(file.start ? { start: Date.parse(file.start) } : {}),
-          ...(file.spanMs ? { spanMs: file.spanMs } : {}),
           from: dir,
           version: o.modelVersion,
           activate: o.activate ?? false,
@@ -447,6 +430,33 @@ export function buildProgram(): Command {
   return program;
 }
 
+interface SimulationFlags {
+  /** Minimum, default and description of --sessions. */
+  sessions: [number, number, string];
+  /** Default and description of --seed. */
+  seed: [number, string];
+  attackRate: number;
+  /** Put before "share of attack sessions". */
+  prefix?: string;
+}
+
+/** The flags of every command that simulates traffic: --sessions, --seed, --attack-rate, --sim-config. */
+function withSimulation(cmd: Command, flags: SimulationFlags): Command {
+  return cmd
+    .option('--sessions <n>', flags.sessions[2], intArg(flags.sessions[0]), flags.sessions[1])
+    .option('--seed <n>', flags.seed[1], intArg(0), flags.seed[0])
+    .option(
+      '--attack-rate <f>',
+      `${flags.prefix ?? ''}share of attack sessions`,
+      fractionArg,
+      flags.attackRate,
+    )
+    .option(
+      '--sim-config <file>',
+      'simulation file (sessions, seed, attackRate, mix, start, span); flags override it',
+    );
+}
+
 /**
  * Sessions, seed, attack rate and mix for a simulating command: a flag given on the command line
  * wins, then the --sim-config file, then the flag's default. `file` has the rest (start, span).
@@ -454,7 +464,7 @@ export function buildProgram(): Command {
 function simOptions(
   cmd: Command,
   o: { simConfig?: string; sessions: number; seed: number; attackRate: number },
-): { sessions: number; seed: number; attackRate: number; mix?: ScenarioMix; file: SimConfig } {
+): SimulatedData {
   const file = o.simConfig ? loadSimConfig(o.simConfig) : {};
   const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
   return {
@@ -462,7 +472,8 @@ function simOptions(
     seed: given('seed') ? o.seed : (file.seed ?? o.seed),
     attackRate: given('attackRate') ? o.attackRate : (file.attackRate ?? o.attackRate),
     ...(file.mix ? { mix: file.mix } : {}),
-    file,
+    ...(file.start ? { start: Date.parse(file.start) } : {}),
+    ...(file.spanMs ? { spanMs: file.spanMs } : {}),
   };
 }
 

@@ -49,16 +49,24 @@ export async function featurize(settings: Settings, events: readonly SessionActi
   return x;
 }
 
-/** Simulated labelled traffic featurized by the engine's code: what train and import measure on. */
-async function labelledRows(settings: Settings, log: Logger, opts: SimulatedData) {
-  const { events, labels } = simulate({
+/**
+ * Labelled traffic from the simulator; start and span, when not given, come from `defaults`, else
+ * 2026-01-05 08:00 UTC and 8 hours.
+ */
+export function simulateLabelled(opts: SimulatedData, defaults: { start?: number; spanMs?: number } = {}) {
+  return simulate({
     seed: opts.seed,
     sessions: opts.sessions,
     attackRate: opts.attackRate,
     ...(opts.mix ? { mix: opts.mix } : {}),
-    start: opts.start ?? Date.UTC(2026, 0, 5, 8, 0, 0),
-    spanMs: opts.spanMs ?? 8 * 3_600_000,
+    start: opts.start ?? defaults.start ?? Date.UTC(2026, 0, 5, 8, 0, 0),
+    spanMs: opts.spanMs ?? defaults.spanMs ?? 8 * 3_600_000,
   });
+}
+
+/** Simulated labelled traffic featurized by the engine's code: what train and import measure on. */
+async function labelledRows(settings: Settings, log: Logger, opts: SimulatedData) {
+  const { events, labels } = simulateLabelled(opts);
   log.info({ events: events.length, sessions: opts.sessions }, 'simulated labelled traffic');
   return {
     x: await featurize(settings, events),

@@ -122,6 +122,55 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     redis.disconnect();
   });
 
+  /**
+   * One test's own topics, consumer group and Redis key prefix, settings for an engine on them
+   * (`extra` adds to the kafka, redis and model sections), and a producer of its actions.
+   */
+  async function isolated(
+    tag: string,
+    partitions: number,
+    extra: {
+      kafka?: Partial<Settings['kafka']>;
+      redis?: Partial<Settings['redis']>;
+      model?: Partial<Settings['model']>;
+    } = {},
+  ) {
+    const t = {
+      actions: uniqueName(`actions-${tag}`),
+      decisions: uniqueName(`decisions-${tag}`),
+      dlq: uniqueName(`dlq-${tag}`),
+      shadow: uniqueName(`shadow-${tag}`),
+    };
+    await createTopics(admin, [t.actions, t.decisions, t.dlq], partitions);
+    const own: Settings = {
+      ...settings,
+      kafka: {
+        ...settings.kafka,
+        groupId: uniqueName(`engine-${tag}`),
+        actionsTopic: t.actions,
+        decisionsTopic: t.decisions,
+        deadLetterTopic: t.dlq,
+        shadowTopic: t.shadow,
+        ...extra.kafka,
+      },
+      redis: { ...settings.redis, keyPrefix: `${prefix}${tag}:`, ...extra.redis },
+      model: { ...settings.model, ...extra.model },
+    };
+    return {
+      t,
+      settings: own,
+      send: (part: readonly SessionAction[]) =>
+        producer.send({
+          topic: t.actions,
+          messages: part.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
+        }),
+      /** Simulated actions of the last day. */
+      traffic: (seed: number, sessions: number, attackRate = 0.1) =>
+        simulate({ seed, sessions, attackRate, start: Date.now() - 86_400_000, spanMs: 3_600_000 }).events,
+      dropTopics: () => deleteTopics(admin, Object.values(t)),
+    };
+  }
+
   it('decides every valid action exactly once, dead-letters garbage, commits, and does not decide twice after a restart', async () => {
     const { events, labels } = simulate({
       seed: 11,
@@ -249,32 +298,11 @@ describe('engine on a real Kafka broker and a real Redis', function () {
   });
 
   it('two engines in one group share the work through rebalances: every action decided, copies identical, offsets committed', async () => {
-    const t = {
-      actions: uniqueName('actions-rb'),
-      decisions: uniqueName('decisions-rb'),
-      dlq: uniqueName('dlq-rb'),
-    };
-    await createTopics(admin, Object.values(t), 6);
-    const group = uniqueName('engine-rb');
-    const rbSettings: Settings = {
-      ...settings,
-      kafka: {
-        ...settings.kafka,
-        groupId: group,
-        actionsTopic: t.actions,
-        decisionsTopic: t.decisions,
-        deadLetterTopic: t.dlq,
-        sessionTimeout: 10_000,
-      },
-      redis: { ...settings.redis, keyPrefix: `${prefix}rb:` },
-    };
-    const { events } = simulate({
-      seed: 12,
-      sessions: 300,
-      attackRate: 0.1,
-      start: Date.now() - 86_400_000,
-      spanMs: 3_600_000,
-    });
+    const rb = await isolated('rb', 6, { kafka: { sessionTimeout: 10_000 } });
+    const { t } = rb;
+    const rbSettings = rb.settings;
+    const group = rbSettings.kafka.groupId;
+    const events = rb.traffic(12, 300);
     const messages = events.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') }));
     const chunks = 10;
     const size = Math.ceil(messages.length / chunks);
@@ -322,41 +350,14 @@ describe('engine on a real Kafka broker and a real Redis', function () {
   });
 
   it('picks up a promoted model without a restart: each event scored once, by the model active when its batch began', async () => {
-    const t = {
-      actions: uniqueName('actions-m'),
-      decisions: uniqueName('decisions-m'),
-      dlq: uniqueName('dlq-m'),
-    };
-    await createTopics(admin, Object.values(t), 3);
     const name = settings.model.name;
     const dir = tempRegistry(name, ['1.0.0', '1.1.0']);
     setActive(dir, name, '1.0.0');
-    const mSettings: Settings = {
-      ...settings,
-      kafka: {
-        ...settings.kafka,
-        groupId: uniqueName('engine-m'),
-        actionsTopic: t.actions,
-        decisionsTopic: t.decisions,
-        deadLetterTopic: t.dlq,
-      },
-      redis: { ...settings.redis, keyPrefix: `${prefix}m:` },
-      model: { ...settings.model, dir, watchInterval: 200 },
-      http: { ...settings.http, enabled: false },
-    };
-    const { events } = simulate({
-      seed: 13,
-      sessions: 60,
-      attackRate: 0.1,
-      start: Date.now() - 86_400_000,
-      spanMs: 3_600_000,
-    });
+    const m = await isolated('m', 3, { model: { dir, watchInterval: 200 } });
+    const { t, send } = m;
+    const mSettings = m.settings;
+    const events = m.traffic(13, 60);
     const half = Math.floor(events.length / 2);
-    const send = (part: SessionAction[]) =>
-      producer.send({
-        topic: t.actions,
-        messages: part.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
-      });
     const eng = await startEngine(mSettings, testLogger());
     try {
       await send(events.slice(0, half));
@@ -398,37 +399,14 @@ describe('engine on a real Kafka broker and a real Redis', function () {
   });
 
   it('scores with a shadow model alongside: its decisions go to the shadow topic and metrics, never to enforcement', async () => {
-    const t = {
-      actions: uniqueName('actions-s'),
-      decisions: uniqueName('decisions-s'),
-      shadow: uniqueName('shadow-s'),
-      dlq: uniqueName('dlq-s'),
-    };
-    await createTopics(admin, [t.actions, t.decisions, t.dlq], 3);
     const name = settings.model.name;
     const dir = tempRegistry(name, ['1.0.0', '2.0.0-rc1']);
     setActive(dir, name, '1.0.0');
     setShadow(dir, name, '2.0.0-rc1');
-    const sSettings: Settings = {
-      ...settings,
-      kafka: {
-        ...settings.kafka,
-        groupId: uniqueName('engine-s'),
-        actionsTopic: t.actions,
-        decisionsTopic: t.decisions,
-        deadLetterTopic: t.dlq,
-        shadowTopic: t.shadow,
-      },
-      redis: { ...settings.redis, keyPrefix: `${prefix}s:` },
-      model: { ...settings.model, dir, watchInterval: 200 },
-    };
-    const { events } = simulate({
-      seed: 14,
-      sessions: 40,
-      attackRate: 0.2,
-      start: Date.now() - 86_400_000,
-      spanMs: 3_600_000,
-    });
+    const sh = await isolated('s', 3, { model: { dir, watchInterval: 200 } });
+    const { t } = sh;
+    const sSettings = sh.settings;
+    const events = sh.traffic(14, 40, 0.2);
     const eng = await startEngine(sSettings, testLogger());
     try {
       await producer.send({
@@ -480,12 +458,6 @@ describe('engine on a real Kafka broker and a real Redis', function () {
   });
 
   it('retries a batch in place while Redis is down: nothing skipped, nothing committed past it', async () => {
-    const t = {
-      actions: uniqueName('actions-f'),
-      decisions: uniqueName('decisions-f'),
-      dlq: uniqueName('dlq-f'),
-    };
-    await createTopics(admin, Object.values(t), 3);
     const port = await freePort();
     const startRedis = async () => {
       const proc = spawn(
@@ -516,30 +488,11 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       return proc;
     };
     let redisProc = await startRedis();
-    const fSettings: Settings = {
-      ...settings,
-      kafka: {
-        ...settings.kafka,
-        groupId: uniqueName('engine-f'),
-        actionsTopic: t.actions,
-        decisionsTopic: t.decisions,
-        deadLetterTopic: t.dlq,
-      },
-      redis: { ...settings.redis, url: `redis://127.0.0.1:${port}`, keyPrefix: `${prefix}f:` },
-    };
-    const { events } = simulate({
-      seed: 15,
-      sessions: 80,
-      attackRate: 0.1,
-      start: Date.now() - 86_400_000,
-      spanMs: 3_600_000,
-    });
+    const f = await isolated('f', 3, { redis: { url: `redis://127.0.0.1:${port}` } });
+    const { t, send } = f;
+    const fSettings = f.settings;
+    const events = f.traffic(15, 80);
     const half = Math.floor(events.length / 2);
-    const send = (part: SessionAction[]) =>
-      producer.send({
-        topic: t.actions,
-        messages: part.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
-      });
     const eng = await startEngine(fSettings, testLogger());
     try {
       await send(events.slice(0, half));
