@@ -42,8 +42,8 @@ export class LiveModel {
   private model: Scorer | null;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<CheckResult> | undefined;
-  private readonly retiring = new Set<NodeJS.Timeout>();
-  private readonly retired: Scorer[] = [];
+  /** Replaced models, each with the timer that frees it. */
+  private readonly retiring = new Map<NodeJS.Timeout, Scorer>();
   /** The version that failed last: logged as an error once, not on every check. */
   private failed: string | undefined;
 
@@ -106,14 +106,12 @@ export class LiveModel {
   }
 
   private retire(old: Scorer): void {
-    this.retired.push(old);
     const timer = setTimeout(() => {
       this.retiring.delete(timer);
-      this.retired.splice(this.retired.indexOf(old), 1);
       old.dispose();
     }, this.opts.retireAfterMs ?? 60_000);
     timer.unref();
-    this.retiring.add(timer);
+    this.retiring.set(timer, old);
   }
 
   /** Stops watching and frees every model it holds. */
@@ -121,9 +119,11 @@ export class LiveModel {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.checking?.catch(() => undefined);
-    for (const t of this.retiring) clearTimeout(t);
+    for (const [timer, old] of this.retiring) {
+      clearTimeout(timer);
+      old.dispose();
+    }
     this.retiring.clear();
-    for (const m of this.retired.splice(0)) m.dispose();
     this.model?.dispose();
   }
 }

@@ -196,7 +196,7 @@ function counts(all: number, sensitive: number, exports: number, exported: numbe
 }
 
 /** A copy that shares nothing mutable with `st` (the fingerprint snapshots are never changed). */
-export function cloneState(st: WindowState): WindowState {
+function cloneState(st: WindowState): WindowState {
   return {
     ...st,
     fp: st.fp.slice(),
