@@ -102,13 +102,14 @@ export function buildRedisStore(client: Redis, settings: Settings, metrics?: Met
   });
 }
 
-export function buildMemoryStore(settings: Settings, now?: () => number): MemorySessionStore {
+/** The in-memory store; `eventTime` for recorded events replayed faster than they happened. */
+export function buildMemoryStore(settings: Settings, opts: { eventTime?: boolean } = {}): MemorySessionStore {
   return new MemorySessionStore({
     idleTtlMs: settings.redis.idleTtl,
     dedupeCap: settings.redis.dedupeCap,
     maxDistinct: settings.redis.maxDistinct,
     maxRing: settings.redis.maxRing,
-    ...(now ? { now } : {}),
+    eventTime: opts.eventTime ?? false,
   });
 }
 

@@ -1,3 +1,4 @@
+import { MANIFEST_JSON, parseManifest, type ModelManifest } from '../model/manifest';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../config/schema';
@@ -116,8 +117,13 @@ export async function runEvaluate(
   fs.writeFileSync(path.join(dir, 'report.md'), md);
   fs.writeFileSync(path.join(dir, 'index.html'), reportHtml(md, dir));
   if (opts.writeCard) {
-    const card = path.join(modelDir(modelsDirOf(settings), settings.model.name, version), 'MODEL_CARD.md');
-    fs.writeFileSync(card, modelCard(ev, model, data, settings));
+    const folder = modelDir(modelsDirOf(settings), settings.model.name, version);
+    const manifest = parseManifest(
+      JSON.parse(fs.readFileSync(path.join(folder, MANIFEST_JSON), 'utf8')),
+      path.join(folder, MANIFEST_JSON),
+    );
+    const card = path.join(folder, 'MODEL_CARD.md');
+    fs.writeFileSync(card, modelCard(ev, manifest, data, settings));
     log.info({ card }, 'model card written');
   }
   return { evaluation: ev, replay: summary, dir, model };
@@ -143,13 +149,26 @@ function detectionTable(ev: Evaluation): string {
 }
 
 function frictionTable(ev: Evaluation): string {
+  const all = ev.benign.reduce(
+    (t, b) => ({
+      scenario: '**all benign**',
+      sessions: t.sessions + b.sessions,
+      withFriction: t.withFriction + b.withFriction,
+      byModel: t.byModel + b.byModel,
+      terminated: t.terminated + b.terminated,
+    }),
+    { scenario: '', sessions: 0, withFriction: 0, byModel: 0, terminated: 0 },
+  );
   return [
-    '| benign kind | sessions | with any friction | terminated |',
-    '| --- | ---: | ---: | ---: |',
-    ...ev.benign.map(
+    '| benign kind | sessions | with any friction | ... from the model score | terminated |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...[...ev.benign, all].map(
       (b) =>
-        `| ${b.scenario} | ${b.sessions} | ${pct(b.withFriction / b.sessions, 2)} | ${pct(b.terminated / b.sessions, 2)} |`,
+        `| ${b.scenario} | ${b.sessions} | ${pct(b.withFriction / b.sessions, 2)} | ${pct(b.byModel / b.sessions, 2)} | ${pct(b.terminated / b.sessions, 2)} |`,
     ),
+    '',
+    '"From the model score": at least one of the session\'s non-ALLOW decisions was not forced by a',
+    'policy rule that acts whatever the score (an export of `policy.massExportRecords` or more).',
   ].join('\n');
 }
 
@@ -222,7 +241,24 @@ function reportHtml(md: string, dir: string): string {
 </head><body>${body}</body></html>\n`;
 }
 
-function modelCard(ev: Evaluation, model: string, data: string, settings: Settings): string {
+function trainingFacts(m: ModelManifest): string {
+  const t = m.training;
+  const testAuc = m.metrics.test.roc_auc;
+  const lines = [
+    `- Features: version ${m.feature_version}, ${m.features.length} inputs (names and order in manifest.json).`,
+    `- Network: ${m.features.length} → ${(t.hidden ?? []).join(' → ')} → 1 (ReLU, sigmoid output).`,
+    `- Data: ${t.data}; ${t.samples.toLocaleString('en-US')} actions, ${t.positives.toLocaleString('en-US')} attacker actions, ${t.sessions.toLocaleString('en-US')} sessions, split 70/15/15 by session (seed ${t.seed}).`,
+    `- Loss: binary cross-entropy, class weights ${t.class_weight ? `${t.class_weight[0].toFixed(2)} / ${t.class_weight[1].toFixed(2)}` : 'none recorded'}; early stopping on validation loss (best epoch ${t.best_epoch ?? '?'} of ${t.epochs}).`,
+    t.calibration
+      ? `- Calibration: Platt scaling fitted on the validation split (a ${t.calibration.a.toFixed(3)}, b ${t.calibration.b.toFixed(3)}), ${t.calibration.applied === false ? 'not applied: it would have raised' : 'folded into the output layer;'} validation log loss ${t.calibration.val_log_loss_before.toFixed(5)} → ${t.calibration.val_log_loss_after.toFixed(5)}, expected calibration error ${t.calibration.val_ece_before.toFixed(5)} → ${t.calibration.val_ece_after.toFixed(5)}.`
+      : '- Calibration: none.',
+    `- Test split (same simulator seed, unseen sessions): ROC AUC ${testAuc?.toFixed(5) ?? '-'}, PR AUC ${m.metrics.test.pr_auc?.toFixed(5) ?? '-'}.`,
+  ];
+  return lines.join('\n');
+}
+
+function modelCard(ev: Evaluation, manifest: ModelManifest, data: string, settings: Settings): string {
+  const model = `${manifest.name} ${manifest.version}`;
   return `# Model card: ${model}
 
 **What it does.** Scores each action of an authenticated web/SaaS session for the risk that the
@@ -230,12 +266,16 @@ session token is being replayed or misused, from the session's window (fingerpri
 behaviour). The engine turns the score into ALLOW / STEP_UP / BLOCK_ACTION / TERMINATE with its
 policy and explains non-ALLOW decisions with reason codes.
 
-**Model.** TF.js Layers MLP, sigmoid output, feature version and names in manifest.json; trained
-by \`risk-stream train\` on the project's simulated, labelled traffic (split by session).
+**Model.** TF.js Layers MLP trained by \`risk-stream train\` on the project's simulated, labelled
+traffic. Its output is a calibrated probability that the action is an attacker's, at the training
+mix's attack rate.
+
+${trainingFacts(manifest)}
 
 **Evaluated on.** ${data}; ${ev.events.toLocaleString('en-US')} events, ${ev.positives.toLocaleString('en-US')} attacker actions.
 ROC AUC ${ev.auc?.toFixed(4) ?? '-'}, average precision ${ev.averagePrecision?.toFixed(4) ?? '-'} (event level).
-Policy: STEP_UP >= ${settings.policy.stepUpScore}, TERMINATE >= ${settings.policy.terminateScore}.
+Policy: STEP_UP >= ${settings.policy.stepUpScore}, TERMINATE >= ${settings.policy.terminateScore}; a sensitive action is stepped up
+from ${settings.policy.sensitiveStepUpScore} and blocked from ${settings.policy.sensitiveBlockScore}; an export of ${settings.policy.massExportRecords.toLocaleString('en-US')} records or more is never simply allowed.
 
 ${targetsTable(ev)}
 
@@ -243,10 +283,22 @@ ${detectionTable(ev)}
 
 ${frictionTable(ev)}
 
-**Known limits.** Trained and evaluated on simulated traffic only: real traffic will drift
-differently (carriers, VPN products, browser release cadence). An attacker who copies the whole
-fingerprint (cookies, User-Agent, JA4, device id) from the victim's own network is only visible
-through behaviour. Scores are not probabilities for traffic unlike the training mix. Re-evaluate
-on labelled real traffic before relying on the thresholds.
+**Known limits.**
+- Trained and evaluated on simulated traffic only: real traffic drifts differently (carriers, VPN
+  and SASE products, browser release cadence). Re-evaluate on labelled real traffic
+  (\`evaluate --input --labels\`) before relying on the thresholds.
+- The window is per session; there is no per-user history. A stolen cookie replayed through a
+  residential proxy in the victim's own city, from an anti-detect browser that copies the
+  User-Agent, TLS fingerprint and device id, differs from the victim moving to another network
+  only in the ISP, so some such replays are answered late or not at all.
+- A session that drifted for a benign reason (VPN toggled, carrier changed) and then does
+  sensitive work looks like a takeover followed by its playbook; this is most of the benign
+  friction the model causes.
+- An insider's first small exports look like a contractor's ordinary ones; misuse is answered as
+  the volume builds up, not on the first export.
+- Network classes come from a table of well-known ASNs (\`features.networkClassFile\` extends it);
+  an unlisted cloud or proxy network counts as an ISP.
+- Scores are calibrated to the training mix (15% attack sessions); at a lower real attack rate the
+  same score means a lower probability.
 `;
 }

@@ -27,6 +27,13 @@ const intArg = (min: number) => (v: string) => {
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
   return n;
 };
+const unitsArg = (v: string) => {
+  const units = v.split(',').map(Number);
+  if (!units.every((n) => Number.isInteger(n) && n >= 1 && n <= 1024)) {
+    throw new InvalidArgumentError('expected layer sizes from 1 to 1024, comma-separated, e.g. 32,16');
+  }
+  return units;
+};
 const fractionArg = (v: string) => {
   const n = Number(v);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
@@ -238,6 +245,15 @@ export function buildProgram(): Command {
   )
     .requiredOption('--model-version <v>', 'model version to write, e.g. 1.1.0')
     .option('--epochs <n>', 'maximum epochs (early stopping may end sooner)', intArg(1))
+    .option('--hidden <units>', 'hidden layer sizes (default 32,16)', unitsArg)
+    .addOption(
+      new Option('--class-weighting <how>', 'weight of the rare class in the loss (default none)').choices([
+        'sqrt',
+        'balanced',
+        'none',
+      ]),
+    )
+    .option('--no-calibrate', 'skip Platt scaling on the validation split')
     .option('--activate', 'make it the active version')
     .action(
       async (
@@ -247,6 +263,9 @@ export function buildProgram(): Command {
           attackRate: number;
           modelVersion: string;
           epochs?: number;
+          hidden?: number[];
+          classWeighting?: 'sqrt' | 'balanced' | 'none';
+          calibrate: boolean;
           activate?: boolean;
           simConfig?: string;
         },

@@ -34,9 +34,6 @@ export interface ReplaySummary {
  */
 export async function replay(settings: Settings, log: Logger, opts: ReplayOptions): Promise<ReplaySummary> {
   const scorer = await buildModel(settings, log);
-  // In memory, idle expiry follows event time: a recorded day replays in seconds, and sessions
-  // must still time out as they did when the events happened.
-  let eventClock = 0;
   let store: SessionStore;
   let closeRedis = () => undefined as void;
   if (opts.redis) {
@@ -44,7 +41,9 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
     store = buildRedisStore(client, settings);
     closeRedis = () => client.disconnect();
   } else {
-    store = buildMemoryStore(settings, () => eventClock);
+    // Idle expiry by event time: a recorded day replays in seconds, and sessions must still time
+    // out as they did when the events happened.
+    store = buildMemoryStore(settings, { eventTime: true });
   }
   const sink = new JsonlFileSink(opts.output, opts.deadLetter);
   const process_ = buildPipeline({ settings, store, model: () => scorer, format: 'json', allowJson: true });
@@ -62,11 +61,6 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
   };
   const started = process.hrtime.bigint();
   const flush = async (batch: RawRecord[]) => {
-    for (const r of batch) {
-      // Cheap peek at ts for the event clock; the decoder does the real validation.
-      const m = /"ts"\s*:\s*(\d{10,16})/.exec(r.value?.toString('utf8', 0, 4096) ?? '');
-      if (m) eventClock = Math.max(eventClock, Number(m[1]));
-    }
     const result = await handler.handle(batch);
     summary.events += batch.length;
     summary.deadLetters += result.deadLetters.length;

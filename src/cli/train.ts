@@ -28,6 +28,9 @@ export interface TrainOptions extends SimulatedData {
   version: string;
   activate: boolean;
   epochs?: number;
+  hidden?: number[];
+  classWeighting?: 'balanced' | 'sqrt' | 'none';
+  calibrate?: boolean;
 }
 
 /**
@@ -35,13 +38,11 @@ export interface TrainOptions extends SimulatedData {
  * extraction) in event-time order, so training sees exactly what the engine will see.
  */
 export async function featurize(settings: Settings, events: readonly SessionAction[]): Promise<Float32Array> {
-  let clock = 0;
-  const store = buildMemoryStore(settings, () => clock);
+  const store = buildMemoryStore(settings, { eventTime: true });
   const x = new Float32Array(events.length * FEATURE_COUNT);
   const BATCH = 2000;
   for (let i = 0; i < events.length; i += BATCH) {
     const slice = events.slice(i, i + BATCH);
-    clock = slice[slice.length - 1]!.ts;
     const views = await store.applyBatch(slice.map(toActionInput));
     x.set(extractBatch(slice.map((action, k) => ({ action, view: views[k]! }))), i * FEATURE_COUNT);
   }
@@ -92,6 +93,9 @@ export async function train(settings: Settings, log: Logger, opts: TrainOptions)
     modelsDir: settings.model.dir ?? defaultModelsDir(),
     seed: opts.seed,
     ...(opts.epochs ? { epochs: opts.epochs } : {}),
+    ...(opts.hidden ? { hidden: opts.hidden } : {}),
+    ...(opts.classWeighting ? { classWeighting: opts.classWeighting } : {}),
+    calibrate: opts.calibrate !== false,
     data,
     activate: opts.activate,
     log,

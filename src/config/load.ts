@@ -1,3 +1,4 @@
+import { loadNetworkClasses } from '../features/networks';
 import { readFileSync } from 'node:fs';
 import { RiskStreamError } from '../errors';
 import { settingsSchema, type Settings } from './schema';
@@ -116,6 +117,8 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
       `invalid setting policy.sensitiveStepUpScore (env ${envName(['policy', 'sensitiveStepUpScore'])}): must not exceed policy.sensitiveBlockScore`,
     );
   }
+  if (settings.features.networkClassFile !== undefined)
+    loadNetworkClasses(settings.features.networkClassFile);
   return settings;
 }
 

@@ -125,6 +125,13 @@ export const settingsSchema = z
         ),
       })
       .prefault({}),
+    features: z
+      .strictObject({
+        networkClassFile: optStr().describe(
+          'CSV of `asn,class` (class: isp, mobile, hosting, anonymizer, sase) merged over the built-in table of well-known networks',
+        ),
+      })
+      .prefault({}),
     policy: z
       .strictObject({
         stepUpScore: num(0.6, 0, 1),

@@ -1,12 +1,15 @@
 import { SENSITIVE_ACTIONS, type SessionAction, type WindowView } from '../contract';
 import { distanceKm } from './geo';
+import { networkClass } from './networks';
 
 /**
- * Feature vector v1. Every value is scaled to [0, 1] with 0 meaning "nothing unusual", which is
+ * Feature vector v2: v1's 31 features, then 12 that tell benign drift from replay (which parts of
+ * the fingerprint changed together, the kind of network, travel only counted across networks,
+ * changes after idle, exports against the session's own usual). Every value is scaled to [0, 1] with 0 meaning "nothing unusual", which is
  * what the model's occlusion explanations use as the reference value. Changing a name, the order or
  * a scaling is a new FEATURE_VERSION: a model trained on another version refuses to load.
  */
-export const FEATURE_VERSION = 1;
+export const FEATURE_VERSION = 2;
 
 export const FEATURE_NAMES = [
   'ua_changed_base',
@@ -40,6 +43,19 @@ export const FEATURE_NAMES = [
   'idle_gap',
   'first_event',
   'scripted_client',
+  // v2
+  'ua_update',
+  'ja4_alone_changed',
+  'ua_family_changed',
+  'net_hosting',
+  'net_class_changed',
+  'isp_switch',
+  'same_network_jump',
+  'travel_speed_new_network',
+  'change_after_idle',
+  'critical_action',
+  'exports_10m',
+  'export_vs_session',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 export const FEATURE_COUNT = FEATURE_NAMES.length;
@@ -52,6 +68,25 @@ export const IMPOSSIBLE_SPEED_KMH = 1000;
 const MINUTE = 60_000;
 const SCRIPTED_UA =
   /(curl|wget|python|go-http-client|okhttp|java\/|headless|httpclient|axios|node-fetch|libwww|scrapy)/i;
+
+/** Actions that change who can do what: the usual goal of a session takeover. */
+export const CRITICAL_ACTIONS: ReadonlySet<string> = new Set([
+  'permission_change',
+  'config_change',
+  'api_token_create',
+]);
+/** A change of address after this long without activity is "resumed elsewhere". */
+const RESUME_GAP_MS = 15 * MINUTE;
+/** Farther than this between two actions on one network: the network's egress moved, not the user. */
+const JUMP_KM = 100;
+
+/**
+ * A User-Agent with its version numbers removed: equal shapes are the same browser on the same
+ * platform, so a changed UA with an unchanged shape is an update.
+ */
+export function uaShape(ua: string): string {
+  return ua.replace(/\d+/g, '#');
+}
 
 const logScale = (x: number, max: number) => (x <= 0 ? 0 : Math.min(1, Math.log1p(x) / Math.log1p(max)));
 const flag = (b: boolean) => (b ? 1 : 0);
@@ -98,6 +133,13 @@ export function extractFeatures(
   const age = view.firstTs === null ? 0 : Math.max(0, action.ts - view.firstTs);
   const exported = action.action === 'export' ? (action.records ?? 0) : 0;
   const { m1, m10, session } = view.counts;
+  const cls = networkClass(c.asn);
+  const prevCls = prev ? networkClass(prev.asn) : null;
+  const asnMoved = prev !== null && c.asn !== prev.asn;
+  const ipMoved = prev !== null && c.ip !== prev.ip;
+  // The session's average export before this event, and this export against it.
+  const exportsBefore = session.exports - (action.action === 'export' ? 1 : 0);
+  const usual = exportsBefore > 0 ? (session.exported - exported) / exportsBefore : 0;
   const values: Record<FeatureName, number> = {
     ua_changed_base: flag(later && differs(c.user_agent, base.ua)),
     ja4_changed_base: flag(later && differs(c.ja4, base.ja4)),
@@ -130,6 +172,24 @@ export function extractFeatures(
     idle_gap: logScale(sinceLast / MINUTE, 24 * 60),
     first_event: flag(!later),
     scripted_client: flag(SCRIPTED_UA.test(c.user_agent)),
+    ua_update: flag(
+      prev !== null &&
+        c.user_agent !== prev.ua &&
+        uaShape(c.user_agent) === uaShape(prev.ua) &&
+        c.device_id === prev.dev &&
+        !asnMoved,
+    ),
+    ja4_alone_changed: flag(prev !== null && c.ja4 !== prev.ja4 && c.user_agent === prev.ua),
+    ua_family_changed: flag(later && uaShape(c.user_agent) !== uaShape(base.ua)),
+    net_hosting: flag(cls === 'hosting' || cls === 'anonymizer'),
+    net_class_changed: flag(prev !== null && cls !== prevCls),
+    isp_switch: flag(asnMoved && cls === 'isp' && prevCls === 'isp'),
+    same_network_jump: flag(prev !== null && !asnMoved && km > JUMP_KM),
+    travel_speed_new_network: asnMoved && speed !== null ? logScale(speed, 20_000) : 0,
+    change_after_idle: flag(ipMoved && sinceLast >= RESUME_GAP_MS),
+    critical_action: flag(CRITICAL_ACTIONS.has(action.action)),
+    exports_10m: logScale(m10.exports, 50),
+    export_vs_session: exported > 0 && usual > 0 ? logScale(exported / usual, 100) : 0,
   };
   for (let i = 0; i < FEATURE_COUNT; i++) out[offset + i] = values[FEATURE_NAMES[i] as FeatureName];
 }

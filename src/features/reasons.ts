@@ -1,5 +1,6 @@
 import type { Reason, SessionAction, WindowView } from '../contract';
 import { FEATURE_NAMES, type FeatureName, IMPOSSIBLE_SPEED_KMH, travelSpeedKmh } from './extract';
+import { networkClass } from './networks';
 
 /** Stable reason codes. Enforcement points and auditors key on these; never rename one. */
 export const REASON_CODES = [
@@ -24,6 +25,10 @@ export const REASON_CODES = [
   // Policy reasons: added by rules, not by the model.
   'MASS_EXPORT',
   'SERVICE_ACCOUNT_NO_STEP_UP',
+  // Model reasons added with feature version 2.
+  'TLS_STACK_MISMATCH',
+  'HOSTING_NETWORK',
+  'NETWORK_CLASS_CHANGED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -59,6 +64,18 @@ const FEATURE_REASON: Record<FeatureName, ReasonCode> = {
   session_age: 'SESSION_AGE',
   first_event: 'FIRST_EVENT',
   scripted_client: 'SCRIPTED_CLIENT',
+  ua_update: 'UA_CHANGED',
+  ja4_alone_changed: 'TLS_STACK_MISMATCH',
+  ua_family_changed: 'UA_CHANGED',
+  net_hosting: 'HOSTING_NETWORK',
+  net_class_changed: 'NETWORK_CLASS_CHANGED',
+  isp_switch: 'ASN_CHANGED',
+  same_network_jump: 'IP_CHANGED',
+  travel_speed_new_network: 'IMPOSSIBLE_TRAVEL',
+  change_after_idle: 'IDLE_RESUMED',
+  critical_action: 'SENSITIVE_ACTION',
+  exports_10m: 'EXPORT_VOLUME',
+  export_vs_session: 'EXPORT_VOLUME',
 };
 
 const short = (s: string | null, max = 60) =>
@@ -96,13 +113,13 @@ export function describe(code: ReasonCode, view: WindowView, action: SessionActi
     case 'SENSITIVE_ACTION_BURST':
       return `${view.counts.m1.sensitive} sensitive actions in the last minute, ${view.counts.m10.sensitive} in 10 minutes`;
     case 'EXPORT_VOLUME':
-      return `${view.counts.m10.exported} records exported in 10 minutes, ${view.counts.session.exported} in the session`;
+      return `${view.counts.m10.exported} records in ${view.counts.m10.exports} exports in 10 minutes, ${view.counts.session.exported} in the session`;
     case 'SENSITIVE_ACTION':
       return `sensitive action ${action.action} on ${action.app}`;
     case 'PRIVILEGED_PRINCIPAL':
       return `principal type ${action.principal_type}`;
     case 'IDLE_RESUMED':
-      return `resumed after ${view.lastTs === null ? 0 : Math.round((action.ts - view.lastTs) / 60_000)} idle minutes`;
+      return `${c.ip !== prev?.ip ? `from a new address ${c.ip}, ` : ''}resumed after ${view.lastTs === null ? 0 : Math.round((action.ts - view.lastTs) / 60_000)} idle minutes`;
     case 'SESSION_AGE':
       return `session age ${view.firstTs === null ? 0 : Math.round((action.ts - view.firstTs) / 60_000)} minutes`;
     case 'SCRIPTED_CLIENT':
@@ -113,6 +130,12 @@ export function describe(code: ReasonCode, view: WindowView, action: SessionActi
       return `export of ${action.records ?? 0} records`;
     case 'SERVICE_ACCOUNT_NO_STEP_UP':
       return 'service accounts cannot step up: blocked instead';
+    case 'TLS_STACK_MISMATCH':
+      return `TLS fingerprint ${short(c.ja4)} changed under an unchanged User-Agent (previous ${short(prev?.ja4 ?? null)}): another TLS stack presenting this browser's header`;
+    case 'HOSTING_NETWORK':
+      return `AS${c.asn ?? '?'} is a ${networkClass(c.asn) ?? 'unknown'} network: servers and proxies, not people`;
+    case 'NETWORK_CLASS_CHANGED':
+      return `network class ${networkClass(c.asn) ?? 'unknown'} (AS${c.asn ?? '?'}), previous ${networkClass(prev?.asn ?? null) ?? 'unknown'} (AS${prev?.asn ?? '?'})`;
     default:
       return code satisfies never;
   }

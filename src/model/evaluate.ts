@@ -37,8 +37,16 @@ export interface BenignFriction {
   sessions: number;
   /** Sessions that saw any STEP_UP, BLOCK_ACTION or TERMINATE. */
   withFriction: number;
+  /**
+   * ... from the model's score: at least one of them without a policy rule's reason (a mass export
+   * is never simply allowed, whatever the score). The rest is the policy's friction, by design.
+   */
+  byModel: number;
   terminated: number;
 }
+
+/** Reason codes of rules that act whatever the score. */
+const RULE_REASONS: ReadonlySet<string> = new Set(['MASS_EXPORT']);
 
 export interface Target {
   name: string;
@@ -141,6 +149,7 @@ export function evaluate(
     labelled: number;
     firstHit: number | null;
     friction: boolean;
+    byModel: boolean;
     terminated: boolean;
   }
   const sessions = new Map<string, SessionState>();
@@ -162,6 +171,7 @@ export function evaluate(
         labelled: 0,
         firstHit: null,
         friction: false,
+        byModel: false,
         terminated: false,
       };
       sessions.set(l.session_id, s);
@@ -173,6 +183,7 @@ export function evaluate(
       if (flagged && s.firstHit === null) s.firstHit = s.labelled;
     } else {
       if (flagged) s.friction = true;
+      if (flagged && !d.reasons.some((r) => RULE_REASONS.has(r.code))) s.byModel = true;
       if (d.decision === 'TERMINATE') s.terminated = true;
     }
   }
@@ -196,6 +207,7 @@ export function evaluate(
     scenario,
     sessions: ss.length,
     withFriction: ss.filter((s) => s.friction).length,
+    byModel: ss.filter((s) => s.byModel).length,
     terminated: ss.filter((s) => s.terminated).length,
   }));
 

@@ -56,6 +56,19 @@ const manifestSchema = z
       batch_size: z.number().int().positive().optional(),
       class_weight: z.object({ 0: z.number().positive(), 1: z.number().positive() }).optional(),
       backend: z.string().optional(),
+      calibration: z
+        .object({
+          method: z.literal('platt'),
+          /** False when it would have raised the validation log loss (the model kept its scores). */
+          applied: z.boolean().optional(),
+          a: z.number(),
+          b: z.number(),
+          val_log_loss_before: z.number(),
+          val_log_loss_after: z.number(),
+          val_ece_before: z.number(),
+          val_ece_after: z.number(),
+        })
+        .optional(),
     }),
     metrics: z.object({ val: splitMetricsSchema, test: splitMetricsSchema }),
     thresholds: z

@@ -157,3 +157,94 @@ export function evaluateBinary(
     at: thresholds.map((t) => atThreshold(scores, labels, t)),
   };
 }
+
+/**
+ * Expected calibration error: scores put in `bins` equal-width bins; the row-weighted mean gap
+ * between each bin's mean score and its share of positives. 0 is perfectly calibrated.
+ */
+export function calibrationError(scores: Scores, labels: Labels, bins = 10): number | null {
+  check(scores, labels);
+  if (scores.length === 0) return null;
+  const n = new Array<number>(bins).fill(0);
+  const sum = new Array<number>(bins).fill(0);
+  const pos = new Array<number>(bins).fill(0);
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i] as number;
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(s * bins)));
+    n[b] = (n[b] as number) + 1;
+    sum[b] = (sum[b] as number) + s;
+    if (labels[i] === 1) pos[b] = (pos[b] as number) + 1;
+  }
+  let ece = 0;
+  for (let b = 0; b < bins; b++) if (n[b]! > 0) ece += Math.abs(sum[b]! - pos[b]!);
+  return ece / scores.length;
+}
+
+export interface Platt {
+  /** Calibrated logit = a * logit + b. */
+  a: number;
+  b: number;
+}
+
+/**
+ * Platt scaling: the a, b minimising the log loss of sigmoid(a * logit + b) against the labels,
+ * by Newton's method (a two-parameter logistic regression; converges in a few steps). Targets are
+ * smoothed as Platt proposed, so a separable validation set cannot drive a to infinity.
+ */
+export function fitPlatt(logits: Scores, labels: Labels, iterations = 100): Platt {
+  check(logits, labels);
+  const pos = countPositives(labels);
+  const neg = labels.length - pos;
+  if (pos === 0 || neg === 0) return { a: 1, b: 0 };
+  const hi = (pos + 1) / (pos + 2);
+  const lo = 1 / (neg + 2);
+  const target = (i: number) => (labels[i] === 1 ? hi : lo);
+  const loss = (a: number, b: number) => {
+    let sum = 0;
+    for (let i = 0; i < logits.length; i++) {
+      const u = a * (logits[i] as number) + b;
+      // log(1 + e^u) - t u, computed without overflow
+      sum += Math.max(u, 0) + Math.log1p(Math.exp(-Math.abs(u))) - target(i) * u;
+    }
+    return sum;
+  };
+  let a = 1;
+  let b = 0;
+  let current = loss(a, b);
+  for (let it = 0; it < iterations; it++) {
+    let ga = 0;
+    let gb = 0;
+    let haa = 0;
+    let hab = 0;
+    let hbb = 0;
+    for (let i = 0; i < logits.length; i++) {
+      const z = logits[i] as number;
+      const p = 1 / (1 + Math.exp(-(a * z + b)));
+      const d = p - target(i);
+      const w = Math.max(p * (1 - p), 1e-12);
+      ga += d * z;
+      gb += d;
+      haa += w * z * z;
+      hab += w * z;
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    if (!(det > 1e-12)) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    // Newton's step, halved until the loss goes down (plain Newton can overshoot).
+    let step = 1;
+    let next = loss(a - da, b - db);
+    while (!(next < current) && step > 1e-6) {
+      step /= 2;
+      next = loss(a - step * da, b - step * db);
+    }
+    if (!(next < current)) break;
+    a -= step * da;
+    b -= step * db;
+    const gain = current - next;
+    current = next;
+    if (gain < 1e-10 * logits.length) break;
+  }
+  return { a, b };
+}

@@ -10,7 +10,7 @@ import { RiskStreamError } from '../errors';
 import { initBackend, type BackendName, type ModelLogger } from './backend';
 import { fileSaveHandler } from './io';
 import { FRAMEWORK, MANIFEST_JSON, OUTPUT_DESCRIPTION, parseManifest, type ModelManifest } from './manifest';
-import { evaluateBinary, logLoss } from './metrics';
+import { calibrationError, evaluateBinary, fitPlatt, logLoss } from './metrics';
 import { modelDir, setActive } from './registry';
 
 export interface TrainOptions {
@@ -30,12 +30,18 @@ export interface TrainOptions {
   epochs?: number;
   /** Epochs without a better validation loss before stopping. @default 5 */
   patience?: number;
-  /** @default [16, 8] */
+  /** @default [32, 16] */
   hidden?: readonly number[];
   /** @default 256 */
   batchSize?: number;
-  /** How the rare (risky) class is weighted in the loss. @default 'sqrt' */
+  /**
+   * How the rare (risky) class is weighted in the loss. @default 'none': weighting pushes the
+   * scores of ambiguous benign actions (an ordinary export, sensitive work after a VPN switch) up,
+   * which on held-out traffic cost more friction than it bought detection.
+   */
   classWeighting?: 'balanced' | 'sqrt' | 'none';
+  /** Fit Platt scaling on the validation split and fold it into the output layer. @default true */
+  calibrate?: boolean;
   /** Adam learning rate. @default 0.001 */
   learningRate?: number;
   /** How the data was generated, for the manifest. */
@@ -155,7 +161,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const f = featureNames.length;
   const rows = y.length;
   checkInputs(options);
-  const hidden = options.hidden ?? [16, 8];
+  const hidden = options.hidden ?? [32, 16];
   const batchSize = options.batchSize ?? 256;
   const maxEpochs = options.epochs ?? 60;
   const patience = options.patience ?? 5;
@@ -180,9 +186,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   if (trainPos === 0 || trainNeg === 0) {
     throw new RiskStreamError('INPUT_INVALID', 'the training split needs both positive and negative rows');
   }
-  // 'balanced' weights the rare class up to parity, which pushes benign scores up (friction);
-  // 'sqrt' meets halfway, keeping scores closer to calibrated while still learning the rare class.
-  const weighting = options.classWeighting ?? 'sqrt';
+  // 'balanced' weights the rare class up to parity, 'sqrt' halfway; either pushes benign scores up.
+  const weighting = options.classWeighting ?? 'none';
   const classWeight =
     weighting === 'balanced'
       ? { 0: train.y.length / (2 * trainNeg), 1: train.y.length / (2 * trainPos) }
@@ -232,6 +237,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       }
     }
     if (bestWeights !== undefined) model.setWeights(bestWeights);
+    const calibration = options.calibrate === false ? undefined : await calibrate(model, val, f);
+    if (calibration) log?.info(calibration, 'calibrated');
 
     const splitMetrics = async (part: { x: Float32Array; y: Float32Array }, idx: number[]) => ({
       sessions: new Set(idx.map((i) => groups[i])).size,
@@ -259,6 +266,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
         hidden: [...hidden],
         batch_size: batchSize,
         class_weight: classWeight,
+        ...(calibration ? { calibration } : {}),
         backend,
         data: options.data ?? 'unspecified',
       },
@@ -275,6 +283,45 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     // A model does not dispose an optimizer it was handed (only one it built from a name).
     optimizer.dispose();
   }
+}
+
+/**
+ * Platt scaling fitted on the validation split and folded into the final sigmoid layer (its kernel
+ * times a, its bias times a plus b), so the saved model itself outputs calibrated scores: class
+ * weighting shifts scores up, and the policy's thresholds are meant as probabilities.
+ */
+async function calibrate(model: tf.LayersModel, val: { x: Float32Array; y: Float32Array }, f: number) {
+  const last = model.layers[model.layers.length - 1] as tf.layers.Layer;
+  const [kernel, bias] = last.getWeights() as [tf.Tensor, tf.Tensor];
+  const before = await predictAll(model, val.x, f);
+  const logits = Float64Array.from(before, (p) => {
+    const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
+    return Math.log(q / (1 - q));
+  });
+  const { a, b } = fitPlatt(logits, val.y);
+  if (!(a > 0) || !Number.isFinite(b)) return undefined; // an inverted fit would flip the ranking
+  const original = [kernel.clone(), bias.clone()];
+  const scaled = tf.tidy(() => [kernel.mul(a), bias.mul(a).add(b)]);
+  last.setWeights(scaled); // copies into the layer's variables
+  tf.dispose(scaled);
+  const after = await predictAll(model, val.x, f);
+  const lossBefore = logLoss(before, val.y) ?? 0;
+  const lossAfter = logLoss(after, val.y) ?? 0;
+  // Platt fits smoothed targets; on a small, nearly separable validation set that can cost log
+  // loss. Then the model keeps its own scores, and the manifest says so.
+  const applied = lossAfter <= lossBefore;
+  if (!applied) last.setWeights(original);
+  tf.dispose(original);
+  return {
+    method: 'platt' as const,
+    applied,
+    a,
+    b,
+    val_log_loss_before: lossBefore,
+    val_log_loss_after: lossAfter,
+    val_ece_before: calibrationError(before, val.y) ?? 0,
+    val_ece_after: calibrationError(after, val.y) ?? 0,
+  };
 }
 
 /** Writes into a hidden temp folder, then renames, so a half-written version is never visible. */

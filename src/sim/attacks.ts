@@ -16,7 +16,8 @@ import {
   phoneClient,
   usualClient,
 } from './fingerprints';
-import { networksOf } from './networks';
+import { countryOf } from './geo';
+import { networksIn, networksOf } from './networks';
 import type { Rng } from './rng';
 import { Actor, begin, maybeLogout, type SessionBuilder, work } from './session';
 import type { AttackScenario, Scenario, SimUser } from './types';
@@ -208,6 +209,31 @@ const replayConcurrent: Scenario = (rng, t0, u) => {
   return s.events();
 };
 
+/**
+ * An infostealer's cookie replayed through a residential proxy in the victim's own country (the
+ * proxy networks sell exits by country), from an anti-detect browser that copies the victim's
+ * User-Agent and usually the TLS fingerprint and device id too, at a human pace: the network and
+ * the city change, often little else.
+ */
+const replayResidentialProxy: Scenario = (rng, t0, u) => {
+  const { s, v } = victimStart(rng, t0, u);
+  const country = u.city.country;
+  const isps = networksIn(country, 'residential').filter((n) => n.asn !== v.client.asn);
+  const net = rng.pick(isps.length > 0 ? isps : networksOf('residential'));
+  const place = rng.pick(countryOf(net.country).cities);
+  const copyTls = rng.chance(0.7);
+  const c: ClientInfo = {
+    ...client(rng, { net, place, agent: u.desktop, device: null, lang: null }),
+    user_agent: v.client.user_agent,
+    ja4: copyTls ? v.client.ja4 : differentJa4Agent(rng, u.desktop).ja4,
+    device_id: rng.chance(0.4) ? v.client.device_id : attackerDevice(rng),
+    accept_language: v.client.accept_language,
+  };
+  const a = new Actor(s, c, v.t + rng.int(5 * 60_000, 90 * 60_000), 'attacker', 'human');
+  playbook(s, a);
+  return s.events();
+};
+
 /** A contractor with a valid fingerprint exporting tens of thousands of records in bursts. */
 const insiderExport: Scenario = (rng, t0, u) => {
   const app = rng.weighted([
@@ -217,10 +243,14 @@ const insiderExport: Scenario = (rng, t0, u) => {
   ] as const);
   const { s, a } = begin(rng, t0, u, (r) => homeClient(r, u), app);
   work(s, a, rng.int(3, 12), { sensitiveRate: 0 });
+  // Half of them keep each export small, below a mass-export rule, and make it up in number.
+  const small = rng.chance(0.5);
+  const [lo, hi] = small ? [1_000, 4_000] : [2_000, 12_000];
   for (let b = rng.int(2, 5); b > 0; b--) {
     a.pace = 'fast';
-    for (let k = rng.int(2, 6); k > 0; k--)
-      a.act('export', { records: rng.int(2_000, 12_000), malicious: true });
+    for (let k = small ? rng.int(4, 10) : rng.int(2, 6); k > 0; k--) {
+      a.act('export', { records: rng.int(lo, hi), malicious: true });
+    }
     a.pace = 'human';
     work(s, a, rng.int(1, 4), { sensitiveRate: 0 });
     a.wait(rng.int(2, 15) * 60_000);
@@ -236,4 +266,5 @@ export const ATTACKS: Readonly<Record<AttackScenario, Scenario>> = {
   replay_cloned_profile: replayClonedProfile,
   replay_concurrent: replayConcurrent,
   insider_export: insiderExport,
+  replay_residential_proxy: replayResidentialProxy,
 };

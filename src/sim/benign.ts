@@ -5,7 +5,7 @@
 import { makeAgent, upgraded, VERSIONS } from './agents';
 import { between, CITIES, type City, distanceKm } from './geo';
 import { client, deskClient, homeClient, phoneClient, vpnClient } from './fingerprints';
-import { networksIn } from './networks';
+import { networksIn, SASE_PROVIDERS } from './networks';
 import { begin, gapMs, maybeLogout, sessionLength, work } from './session';
 import type { BenignScenario, Scenario } from './types';
 
@@ -221,6 +221,87 @@ const serviceAccount: Scenario = (rng, t0, u) => {
   return s.events();
 };
 
+/**
+ * The company's SASE moves the user's egress to another POP (load balancing, a POP outage):
+ * same provider ASN, same laptop and browser, but the address now geolocates to another city,
+ * sometimes another country, minutes later. Geo-IP says "impossible travel"; nothing else moved.
+ */
+const saseRoaming: Scenario = (rng, t0, u) => {
+  const { s, a } = begin(rng, t0, u, (r) => vpnClient(r, u));
+  const pops = SASE_PROVIDERS[u.sase].flatMap((net) => (net.pops ?? []).map((pop) => ({ net, pop })));
+  const n = Math.max(6, sessionLength(rng, 24));
+  const moves = new Set([rng.int(1, n - 2), ...(rng.chance(0.4) ? [rng.int(1, n - 1)] : [])]);
+  const nearFirst = [...pops].sort((x, y) => distanceKm(u.city, x.pop) - distanceKm(u.city, y.pop));
+  work(s, a, n, {
+    before: (i) => {
+      if (!moves.has(i)) return;
+      // Usually the next-nearest POP, now and then any POP of the provider (a failover).
+      const { net, pop } = rng.chance(0.7) ? rng.pick(nearFirst.slice(1, 4)) : rng.pick(pops);
+      a.client = client(rng, {
+        net,
+        place: pop,
+        agent: u.desktop,
+        device: u.desktopDevice,
+        lang: u.acceptLanguage,
+      });
+    },
+  });
+  maybeLogout(s, a);
+  return s.events();
+};
+
+/**
+ * A working day in one session: the morning at the office (on the VPN), meetings and lunch as
+ * idle gaps of one to three hours, the laptop carried home, the afternoon on home broadband or the
+ * phone's hotspot. Same laptop and browser all day.
+ */
+const longSession: Scenario = (rng, t0, u) => {
+  const { s, a } = begin(rng, t0, u, (r) => vpnClient(r, u));
+  a.idleChance = 0.05;
+  const blocks = rng.int(2, 4);
+  for (let b = 0; b < blocks; b++) {
+    work(s, a, rng.int(4, 18));
+    a.wait(rng.int(60, 180) * 60_000);
+    if (b === blocks - 2) {
+      // Went home: home broadband, or tethered to the phone's carrier, with the same laptop.
+      a.client = rng.chance(0.75)
+        ? homeClient(rng, u)
+        : client(rng, {
+            net: u.mobile,
+            place: u.city,
+            agent: u.desktop,
+            device: u.desktopDevice,
+            lang: u.acceptLanguage,
+            maxKm: 3,
+          });
+    }
+  }
+  work(s, a, rng.int(3, 12));
+  maybeLogout(s, a, 0.4);
+  return s.events();
+};
+
+/** An analyst who exports reports as part of the job: a few thousand rows at a time. */
+const analyst: Scenario = (rng, t0, u) => {
+  const app = rng.weighted([
+    ['salesforce', 5],
+    ['snowflake', 5],
+  ] as const);
+  const { s, a } = begin(rng, t0, u, (r) => deskClient(r, u), app);
+  const n = sessionLength(rng, 20);
+  const exports = new Set(Array.from({ length: rng.int(1, 4) }, () => rng.int(1, n - 1)));
+  work(s, a, n, {
+    sensitiveRate: 0,
+    before: (i) => {
+      if (exports.has(i)) {
+        a.act('export', { records: Math.round(Math.min(9_000, Math.max(100, rng.logNormal(1_500, 0.9)))) });
+      }
+    },
+  });
+  maybeLogout(s, a);
+  return s.events();
+};
+
 export const BENIGN: Readonly<Record<BenignScenario, Scenario>> = {
   office_worker: officeWorker,
   mobile_user: mobileUser,
@@ -232,4 +313,7 @@ export const BENIGN: Readonly<Record<BenignScenario, Scenario>> = {
   approver,
   contractor,
   service_account: serviceAccount,
+  sase_roaming: saseRoaming,
+  long_session: longSession,
+  analyst,
 };

@@ -34,12 +34,16 @@ export const DEFAULT_MIX: Readonly<Record<ScenarioName, number>> = {
   approver: 6,
   contractor: 7,
   service_account: 10,
-  replay_foreign: 30,
-  replay_ua_copied: 20,
-  replay_same_isp: 12,
-  replay_cloned_profile: 12,
-  replay_concurrent: 14,
+  sase_roaming: 6,
+  long_session: 10,
+  analyst: 5,
+  replay_foreign: 26,
+  replay_ua_copied: 18,
+  replay_same_isp: 11,
+  replay_cloned_profile: 11,
+  replay_concurrent: 12,
   insider_export: 12,
+  replay_residential_proxy: 14,
 };
 
 const ATTACK_SET: ReadonlySet<string> = new Set(ATTACK_SCENARIOS);
@@ -61,12 +65,16 @@ const POOL: Readonly<Record<ScenarioName, Pool>> = {
   approver: 'employees',
   contractor: 'contractors',
   service_account: 'services',
+  sase_roaming: 'employees',
+  long_session: 'employees',
+  analyst: 'employees',
   replay_foreign: 'victims',
   replay_ua_copied: 'victims',
   replay_same_isp: 'victims',
   replay_cloned_profile: 'victims',
   replay_concurrent: 'victims',
   insider_export: 'contractors',
+  replay_residential_proxy: 'victims',
 };
 
 /** The user a scenario's session belongs to; token-replay victims are sometimes admins. */

@@ -17,6 +17,9 @@ export const BENIGN_SCENARIOS = [
   'approver',
   'contractor',
   'service_account',
+  'sase_roaming',
+  'long_session',
+  'analyst',
 ] as const;
 
 export const ATTACK_SCENARIOS = [
@@ -26,6 +29,7 @@ export const ATTACK_SCENARIOS = [
   'replay_cloned_profile',
   'replay_concurrent',
   'insider_export',
+  'replay_residential_proxy',
 ] as const;
 
 export type BenignScenario = (typeof BENIGN_SCENARIOS)[number];

@@ -8,6 +8,15 @@ export interface MemoryStoreOptions extends StoreOptions {
   maxSessions?: number;
   /** Clock for idle expiry (tests inject one). @default Date.now */
   now?: () => number;
+  /**
+   * Expire by event time instead of a clock, for recorded events replayed faster than they
+   * happened: a session is forgotten once the batch's earliest event is more than idleTtlMs after
+   * the session's own latest one, which is exactly when its window would start over anyway. (A
+   * clock such as "the newest event seen" is not: one batch of a replay can span hours, and a
+   * session touched early would expire while its next event is still within its idle time.)
+   * @default false
+   */
+  eventTime?: boolean;
 }
 
 /** After a logout `state` is null: the ledger outlives the window, as in Redis. */
@@ -28,6 +37,7 @@ export class MemorySessionStore implements SessionStore {
   /** Sessions dropped because they were idle for idleTtlMs. */
   expirations = 0;
   private readonly now: () => number;
+  private readonly eventTime: boolean;
   /** Least recently used first: an entry is re-inserted on every batch that touches it. */
   private readonly sessions = new Map<string, Entry>();
 
@@ -41,6 +51,7 @@ export class MemorySessionStore implements SessionStore {
       );
     }
     this.now = options.now ?? Date.now;
+    this.eventTime = options.eventTime ?? false;
   }
 
   get size(): number {
@@ -54,7 +65,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async applyBatch(inputs: readonly ActionInput[]): Promise<WindowView[]> {
-    const now = this.now();
+    const now = this.eventTime ? inputs.reduce((t, i) => Math.min(t, i.ts), Infinity) : this.now();
     this.sweep(now);
     const touched = new Map<string, Entry>();
     const views = inputs.map((input) => {
@@ -65,8 +76,16 @@ export class MemorySessionStore implements SessionStore {
       }
       return applyToSession(entry, input, this.limits, this.limits.dedupeCap).view;
     });
+    if (this.eventTime) {
+      // Expiry follows the session's own latest event (a late event never moves it back).
+      for (const input of inputs) {
+        const entry = touched.get(input.sessionId) as Entry;
+        // + 1: the window starts over only when the gap is more than idleTtlMs.
+        entry.expiresAt = Math.max(entry.expiresAt, input.ts + this.limits.idleTtlMs + 1);
+      }
+    }
     for (const [sessionId, entry] of touched) {
-      entry.expiresAt = now + this.limits.idleTtlMs;
+      if (!this.eventTime) entry.expiresAt = now + this.limits.idleTtlMs;
       this.sessions.set(sessionId, entry);
     }
     while (this.sessions.size > this.maxSessions) {
@@ -96,7 +115,11 @@ export class MemorySessionStore implements SessionStore {
     return { state: null, ledger: new Map(), expiresAt: 0 };
   }
 
-  /** Expiry times follow LRU order (each touch sets now + ttl), so expired entries are at the front. */
+  /**
+   * Expiry times follow LRU order (each touch sets now + ttl), so expired entries are at the front.
+   * By event time that holds only roughly: an expired entry behind a live one waits for a later
+   * sweep, and `take` still treats it as expired.
+   */
   private sweep(now: number): void {
     for (const [sessionId, entry] of this.sessions) {
       if (entry.expiresAt > now) break;

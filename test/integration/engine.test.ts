@@ -12,7 +12,7 @@ import type { Settings } from '../../src/config/schema';
 import type { DeadLetter, Decision, SessionAction } from '../../src/contract';
 import { decodeDeadLetter, decodeDecision, encodeAction } from '../../src/emit/encode';
 import { createLogger, silentLogger } from '../../src/log';
-import { defaultModelsDir, setActive, setShadow } from '../../src/model/registry';
+import { activeVersion, defaultModelsDir, setActive, setShadow } from '../../src/model/registry';
 
 const testLogger = () =>
   process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
@@ -61,10 +61,10 @@ async function total(metric: { get(): Promise<{ values: { value: number }[] }> }
   return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
 }
 
-/** A model registry in a temp folder: the shipped model copied under each version. */
+/** A model registry in a temp folder: the shipped active model copied under each version. */
 function tempRegistry(name: string, versions: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-models-'));
-  const shipped = path.join(defaultModelsDir(), name, '1.0.0');
+  const shipped = path.join(defaultModelsDir(), name, activeVersion(defaultModelsDir(), name));
   for (const version of versions) {
     const to = path.join(dir, name, version);
     fs.cpSync(shipped, to, { recursive: true });

@@ -6,8 +6,10 @@ import {
   extractBatch,
   interleaveCount,
   travelSpeedKmh,
+  uaShape,
   type FeatureName,
 } from '../../../src/features/extract';
+import type { FingerprintSnapshot, SessionAction, WindowView } from '../../../src/contract';
 import { distanceKm } from '../../../src/features/geo';
 import { action, steadyView } from '../../helpers/fixtures';
 
@@ -133,5 +135,94 @@ describe('features/extract', () => {
     assert.ok(feature(x, 'action_export_records')! > 0.7);
     assert.ok(feature(x, 'exported_session')! > 0.9);
     assert.ok(feature(x, 'sensitive_1m')! > 0.7);
+  });
+
+  describe('v2: which parts changed together, and what kind of network', () => {
+    const CHROME_130 =
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
+    const one = (a: SessionAction, view: WindowView) => extractBatch([{ view, action: a }]);
+    /** `a` with the previous (and first) event's fingerprint patched. */
+    const after = (a: SessionAction, patch: Partial<FingerprintSnapshot>) => {
+      const base = steadyView(a);
+      const prev = { ...base.prev!, ...patch };
+      return steadyView(a, { prev, baseline: prev });
+    };
+
+    it('a browser update (UA version and JA4 together, same device and network) is ua_update', () => {
+      const a = action();
+      const x = one(a, after(a, { ua: CHROME_130, ja4: 't13d1516h2_8daaf6152771_02713d6af862' }));
+      assert.equal(feature(x, 'ua_update'), 1);
+      assert.equal(feature(x, 'ua_family_changed'), 0);
+      assert.equal(feature(x, 'ja4_alone_changed'), 0);
+      assert.equal(uaShape(CHROME_130), uaShape(a.client.user_agent));
+    });
+
+    it('the same UA on another TLS stack is ja4_alone_changed; another browser is ua_family_changed', () => {
+      const a = action();
+      const tls = one(a, after(a, { ja4: 't13d191000_9dc949149365_e7c285222651' }));
+      assert.equal(feature(tls, 'ja4_alone_changed'), 1);
+      assert.equal(feature(tls, 'ua_update'), 0);
+      const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
+      const other = one(a, after(a, { ua: firefox }));
+      assert.equal(feature(other, 'ua_family_changed'), 1);
+      assert.equal(feature(other, 'ua_update'), 0);
+    });
+
+    it('network classes: a cloud host, a class change, one ISP to another', () => {
+      const a = action({ client: { asn: 16509 } }); // Amazon
+      const x = one(a, after(a, { asn: 7922 })); // from Comcast
+      assert.equal(feature(x, 'net_hosting'), 1);
+      assert.equal(feature(x, 'net_class_changed'), 1);
+      assert.equal(feature(x, 'isp_switch'), 0);
+      const b = action({ client: { asn: 7018 } }); // AT&T broadband
+      const y = one(b, after(b, { asn: 7922 }));
+      assert.deepEqual(
+        [feature(y, 'net_hosting'), feature(y, 'net_class_changed'), feature(y, 'isp_switch')],
+        [0, 0, 1],
+      );
+    });
+
+    it('a jump on one network (a SASE egress move) is not travel across networks', () => {
+      const a = action({ client: { asn: 22616, lat: 51.5074, lon: -0.1278 } }); // Zscaler, London
+      const x = one(a, after(a, { asn: 22616, lat: 50.11, lon: 8.68, ip: '165.225.72.9' })); // Frankfurt
+      assert.equal(feature(x, 'same_network_jump'), 1);
+      assert.equal(feature(x, 'travel_speed_new_network'), 0);
+      assert.ok(feature(x, 'travel_speed')! > 0.5);
+      const y = one(a, after(a, { asn: 7922, lat: 40.7128, lon: -74.006, ip: '73.1.2.3' }));
+      assert.equal(feature(y, 'same_network_jump'), 0);
+      assert.ok(feature(y, 'travel_speed_new_network')! > 0.8);
+    });
+
+    it('a new address after an idle gap is change_after_idle', () => {
+      const a = action();
+      const base = steadyView(a);
+      const idle = steadyView(a, { lastTs: a.ts - 40 * 60_000, prev: { ...base.prev!, ip: '10.9.9.9' } });
+      assert.equal(feature(one(a, idle), 'change_after_idle'), 1);
+      const busy = steadyView(a, { prev: { ...base.prev!, ip: '10.9.9.9' } });
+      assert.equal(feature(one(a, busy), 'change_after_idle'), 0);
+    });
+
+    it("an export against the session's earlier exports; critical actions", () => {
+      const a = action({ action: 'export', records: 8_000 });
+      const counts = (exports: number, exported: number) => ({
+        all: 10,
+        sensitive: exports,
+        exports,
+        exported,
+      });
+      const view = steadyView(a, {
+        counts: { m1: counts(1, 8_000), m10: counts(3, 8_200), session: counts(3, 8_200) },
+      });
+      const x = one(a, view);
+      assert.ok(feature(x, 'export_vs_session')! > 0.9, '8000 against an average of 100');
+      assert.ok(feature(x, 'exports_10m')! > 0.2);
+      const first = steadyView(a, {
+        counts: { m1: counts(1, 8_000), m10: counts(1, 8_000), session: counts(1, 8_000) },
+      });
+      assert.equal(feature(one(a, first), 'export_vs_session'), 0, 'no usual to compare with');
+      const token = action({ action: 'api_token_create' });
+      assert.equal(feature(one(token, steadyView(token)), 'critical_action'), 1);
+      assert.equal(feature(x, 'critical_action'), 0);
+    });
   });
 });

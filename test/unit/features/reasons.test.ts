@@ -18,7 +18,15 @@ describe('features/reasons', () => {
     assert.equal(new Set(all).size, all.length);
     assert.ok(!all.includes(FEATURE_INDEX.first_event));
     const ua = REASON_GROUPS.find((g) => g.code === 'UA_CHANGED')!;
-    assert.deepEqual(ua.features.sort(), [FEATURE_INDEX.ua_changed_base, FEATURE_INDEX.new_ua].sort());
+    assert.deepEqual(
+      ua.features.sort(),
+      [
+        FEATURE_INDEX.ua_changed_base,
+        FEATURE_INDEX.new_ua,
+        FEATURE_INDEX.ua_update,
+        FEATURE_INDEX.ua_family_changed,
+      ].sort(),
+    );
   });
 
   it('keeps positive contributions, strongest first, weighted by their share', () => {

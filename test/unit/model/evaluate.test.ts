@@ -36,10 +36,19 @@ describe('model/evaluate', () => {
   it('detection per scenario counts attacker actions up to the first answer; friction per benign kind', () => {
     const labels: EvalLabel[] = [];
     const decisions = new Map<string, Decision>();
-    const add = (session: string, scenario: string, label: number, d: DecisionType, score: number) => {
+    const add = (
+      session: string,
+      scenario: string,
+      label: number,
+      d: DecisionType,
+      score: number,
+      rule?: string,
+    ) => {
       const id = `${session}-${labels.length}`;
       labels.push({ event_id: id, session_id: session, label, scenario });
-      decisions.set(id, decision(id, d, score));
+      const made = decision(id, d, score);
+      if (rule) made.reasons = [{ code: rule, detail: 'export of 20000 records', weight: 1 }];
+      decisions.set(id, made);
     };
     // replay caught on the 2nd attacker action (victim actions before do not count)
     add('r1', 'replay_foreign', 0, 'ALLOW', 0.01);
@@ -54,11 +63,13 @@ describe('model/evaluate', () => {
     add('b1', 'office_worker', 0, 'STEP_UP', 0.65);
     add('b2', 'office_worker', 0, 'TERMINATE', 0.92);
     add('b3', 'mobile_user', 0, 'ALLOW', 0.05);
+    // benign friction a policy rule forced, whatever the score
+    add('b4', 'analyst', 0, 'STEP_UP', 0.02, 'MASS_EXPORT');
     labels.push({ event_id: 'dead', session_id: 'x', label: 0, scenario: 'office_worker' });
 
     const ev = evaluate(labels, decisions);
     assert.equal(ev.undecided, 1);
-    assert.equal(ev.events, 11);
+    assert.equal(ev.events, 12);
     assert.equal(ev.positives, 7);
     const replay = ev.attacks.find((a) => a.scenario === 'replay_foreign')!;
     assert.deepEqual(replay, {
@@ -69,21 +80,22 @@ describe('model/evaluate', () => {
       medianActionsToDetect: 3,
     });
     assert.deepEqual(ev.benign, [
-      { scenario: 'mobile_user', sessions: 1, withFriction: 0, terminated: 0 },
-      { scenario: 'office_worker', sessions: 2, withFriction: 2, terminated: 1 },
+      { scenario: 'analyst', sessions: 1, withFriction: 1, byModel: 0, terminated: 0 },
+      { scenario: 'mobile_user', sessions: 1, withFriction: 0, byModel: 0, terminated: 0 },
+      { scenario: 'office_worker', sessions: 2, withFriction: 2, byModel: 2, terminated: 1 },
     ]);
     assert.deepEqual(
       ev.targets.map((t) => [t.value, t.met]),
       [
         [0.5, false],
         [0, false],
-        [2 / 3, false],
-        [1 / 3, false],
+        [3 / 4, false],
+        [1 / 4, false],
       ],
     );
     assert.equal(
       ev.histogram.attack.reduce((a, b) => a + b, 0) + ev.histogram.benign.reduce((a, b) => a + b, 0),
-      11,
+      12,
     );
   });
 

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { atThreshold, averagePrecision, evaluateBinary, logLoss, rocAuc } from '../../../src/model/metrics';
+import {
+  atThreshold,
+  averagePrecision,
+  calibrationError,
+  evaluateBinary,
+  fitPlatt,
+  logLoss,
+  rocAuc,
+} from '../../../src/model/metrics';
 import { seededRandom } from '../../../src/model/train';
 
 const close = (actual: number | null, expected: number, eps = 1e-9) =>
@@ -115,5 +123,44 @@ describe('model/metrics', () => {
 
   it('rejects scores and labels of different lengths', () => {
     assert.throws(() => rocAuc([0.1], [1, 0]), /differ in length/);
+  });
+
+  describe('calibration', () => {
+    /** Labels drawn with P(y = 1) = sigmoid(trueA * z + trueB) for logits z spread over [-6, 6]. */
+    function sample(trueA: number, trueB: number, n = 20_000) {
+      const rand = seededRandom(7);
+      const z = new Float64Array(n);
+      const y = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        z[i] = -6 + 12 * rand();
+        y[i] = rand() < 1 / (1 + Math.exp(-(trueA * z[i]! + trueB))) ? 1 : 0;
+      }
+      return { z, y };
+    }
+
+    it('Platt scaling recovers the slope and offset that generated the labels', () => {
+      const { z, y } = sample(0.5, -1.5);
+      const { a, b } = fitPlatt(z, y);
+      close(a, 0.5, 0.05);
+      close(b, -1.5, 0.1);
+    });
+
+    it('calibrated scores have a smaller expected calibration error than overconfident ones', () => {
+      const { z, y } = sample(0.5, -1.5);
+      const raw = Array.from(z, (v) => 1 / (1 + Math.exp(-v)));
+      const { a, b } = fitPlatt(z, y);
+      const fixed = Array.from(z, (v) => 1 / (1 + Math.exp(-(a * v + b))));
+      const before = calibrationError(raw, y)!;
+      const after = calibrationError(fixed, y)!;
+      assert.ok(before > 0.1, `raw ECE ${before}`);
+      assert.ok(after < 0.02, `calibrated ECE ${after}`);
+      assert.ok(logLoss(fixed, y)! < logLoss(raw, y)!);
+    });
+
+    it('ECE: perfect bins give 0; one class only leaves Platt as the identity', () => {
+      close(calibrationError([0.05, 0.05, 0.95, 0.95], [0, 0, 1, 1]), 0.05);
+      assert.equal(calibrationError([], []), null);
+      assert.deepEqual(fitPlatt([1, 2, 3], [0, 0, 0]), { a: 1, b: 0 });
+    });
   });
 });

@@ -76,6 +76,20 @@ describe('model/train', function () {
     assert.deepEqual(fs.readdirSync(path.join(modelsDir, MODEL_NAME)).sort(), [MODEL_VERSION, 'ACTIVE']);
   });
 
+  it('calibrates on the validation split, folded into the saved model only when it helps', async () => {
+    const { result } = await trainedModel();
+    const c = result.manifest.training.calibration!;
+    assert.equal(c.method, 'platt');
+    assert.ok(c.a > 0 && Number.isFinite(c.b));
+    assert.equal(c.applied, c.val_log_loss_after <= c.val_log_loss_before);
+    // The saved model's validation log loss is the one it kept.
+    const kept = c.applied ? c.val_log_loss_after : c.val_log_loss_before;
+    assert.ok(
+      Math.abs(result.metrics.val.log_loss! - kept) < 1e-6,
+      `${result.metrics.val.log_loss} vs ${kept}`,
+    );
+  });
+
   it('refuses to overwrite a version, and leaks no tensors', async () => {
     const { modelsDir, data } = await trainedModel();
     const base = {

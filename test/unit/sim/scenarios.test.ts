@@ -136,6 +136,62 @@ describe('sim/scenarios', () => {
     }
   });
 
+  it('replay_residential_proxy: victim country, another residential ISP, UA copied, human pace', () => {
+    let tlsCopied = 0;
+    for (const s of sessionsFor('replay_residential_proxy')) {
+      const { attacker, lastVictim: v } = split(s);
+      for (const e of attacker) {
+        assert.equal(classOf(e), 'residential');
+        assert.equal(e.client.country, s.events[0]!.client.country);
+        assert.notEqual(e.client.asn, v.client.asn);
+        assert.equal(e.client.user_agent, v.client.user_agent);
+        assert.equal(e.client.accept_language, v.client.accept_language);
+      }
+      if (attacker[0]!.client.ja4 === v.client.ja4) tlsCopied++;
+      const gaps = attacker.slice(1).map((e, i) => e.ts - attacker[i]!.ts);
+      assert.ok(Math.max(...gaps, 1000) >= 1000, 'not a script');
+    }
+    assert.ok(tlsCopied > 40 && tlsCopied < 95, `JA4 copied in ${tlsCopied} of 100`);
+  });
+
+  it('sase_roaming: the SASE egress moves, maybe across a border; ASN, client and device stay', () => {
+    let crossed = 0;
+    for (const s of sessionsFor('sase_roaming')) {
+      const first = s.events[0]!;
+      assert.ok(new Set(s.events.map((e) => e.client.ip)).size > 1, 'egress moved');
+      for (const e of s.events) {
+        assert.equal(classOf(e), 'corporate_vpn');
+        assert.equal(e.client.asn, first.client.asn);
+        assert.equal(e.client.user_agent, first.client.user_agent);
+        assert.equal(e.client.device_id, first.client.device_id);
+      }
+      if (new Set(s.events.map((e) => e.client.country)).size > 1) crossed++;
+    }
+    assert.ok(crossed > 10, `sessions whose egress changed country: ${crossed}`);
+  });
+
+  it('long_session: hours long with idle gaps of an hour or more, same laptop, network changes', () => {
+    for (const s of sessionsFor('long_session')) {
+      const first = s.events[0]!;
+      const hours = (s.events.at(-1)!.ts - first.ts) / 3_600_000;
+      assert.ok(hours >= 2, `lasted ${hours} h`);
+      const gaps = s.events.slice(1).map((e, i) => e.ts - s.events[i]!.ts);
+      assert.ok(Math.max(...gaps) >= 60 * 60_000);
+      assert.ok(new Set(s.events.map((e) => e.client.asn)).size === 2, 'office then home');
+      assert.equal(new Set(s.events.map((e) => e.client.device_id)).size, 1);
+      assert.equal(new Set(s.events.map((e) => e.client.user_agent)).size, 1);
+    }
+  });
+
+  it('analyst: one fingerprint, exports of a few thousand records at most', () => {
+    for (const s of sessionsFor('analyst')) {
+      assert.equal(new Set(s.events.map(fingerprint)).size, 1);
+      const exports = s.events.filter((e) => e.action === 'export');
+      assert.ok(exports.length >= 1);
+      assert.ok(exports.every((e) => e.records! >= 100 && e.records! <= 9_000));
+    }
+  });
+
   it('office_worker: one fingerprint per session', () => {
     for (const s of sessionsFor('office_worker')) assert.equal(new Set(s.events.map(fingerprint)).size, 1);
   });

@@ -275,6 +275,24 @@ describe('state/memory MemorySessionStore', () => {
     assert.equal(store.size, 1);
   });
 
+  it('by event time: a batch spanning hours does not expire a session whose next event is within its idle time', async () => {
+    const ttl = 3_600_000;
+    const store = new MemorySessionStore({ idleTtlMs: ttl, eventTime: true });
+    let id = 0;
+    const at = (session: string, ts: number) => mk({ session, id: `e${id++}`, ts: T0 + ts });
+    await store.applyBatch([at('a', 0)]);
+    // One batch from 15 minutes to 3 hours later: 'a' comes back after 30 minutes.
+    const [, cont] = await store.applyBatch([at('b', ttl / 4), at('a', ttl / 2), at('b', 3 * ttl)]);
+    assert.equal(cont!.n, 1, 'continues its window');
+    // More than the idle time after a's latest event: forgotten, and its window starts over.
+    const [fresh] = await store.applyBatch([at('a', ttl / 2 + ttl + 1)]);
+    assert.equal(fresh!.n, 0);
+    assert.equal(store.expirations, 1);
+    // Exactly the idle time later: the window still continues (it starts over only past it).
+    const [edge] = await store.applyBatch([at('a', ttl / 2 + 2 * ttl + 1)]);
+    assert.equal(edge!.n, 1);
+  });
+
   it('dedupe ledger is capped: the oldest event id is forgotten', async () => {
     const store = new MemorySessionStore({ dedupeCap: 2 });
     await store.applyBatch([mk({ id: 'x' }), mk({ id: 'y' }), mk({ id: 'z' })]);
