@@ -133,6 +133,9 @@ export function extractFeatures(
   const age = view.firstTs === null ? 0 : Math.max(0, action.ts - view.firstTs);
   const exported = action.action === 'export' ? (action.records ?? 0) : 0;
   const { m1, m10, session } = view.counts;
+  // The UA's shape, and whether it equals another UA's (equal UAs need no second replace).
+  const shape = uaShape(c.user_agent);
+  const sameShape = (other: string) => other === c.user_agent || uaShape(other) === shape;
   const cls = networkClass(c.asn);
   const prevCls = prev ? networkClass(prev.asn) : null;
   const asnMoved = prev !== null && c.asn !== prev.asn;
@@ -175,12 +178,12 @@ export function extractFeatures(
     ua_update: flag(
       prev !== null &&
         c.user_agent !== prev.ua &&
-        uaShape(c.user_agent) === uaShape(prev.ua) &&
+        sameShape(prev.ua) &&
         c.device_id === prev.dev &&
         !asnMoved,
     ),
     ja4_alone_changed: flag(prev !== null && c.ja4 !== prev.ja4 && c.user_agent === prev.ua),
-    ua_family_changed: flag(later && uaShape(c.user_agent) !== uaShape(base.ua)),
+    ua_family_changed: flag(later && !sameShape(base.ua)),
     net_hosting: flag(cls === 'hosting' || cls === 'anonymizer'),
     net_class_changed: flag(prev !== null && cls !== prevCls),
     isp_switch: flag(asnMoved && cls === 'isp' && prevCls === 'isp'),

@@ -167,6 +167,9 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       /** Simulated actions of the last day. */
       traffic: (seed: number, sessions: number, attackRate = 0.1) =>
         simulate({ seed, sessions, attackRate, start: Date.now() - 86_400_000, spanMs: 3_600_000 }).events,
+      /** The decisions on the topic once there are at least `n` of them. */
+      decided: (n: number, timeoutMs = 60_000) =>
+        collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= n, timeoutMs),
       dropTopics: () => deleteTopics(admin, Object.values(t)),
     };
   }
@@ -354,14 +357,14 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     const dir = tempRegistry(name, ['1.0.0', '1.1.0']);
     setActive(dir, name, '1.0.0');
     const m = await isolated('m', 3, { model: { dir, watchInterval: 200 } });
-    const { t, send } = m;
+    const { t, send, decided } = m;
     const mSettings = m.settings;
     const events = m.traffic(13, 60);
     const half = Math.floor(events.length / 2);
     const eng = await startEngine(mSettings, testLogger());
     try {
       await send(events.slice(0, half));
-      await collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= half, 60_000);
+      await decided(half);
       setActive(dir, name, '1.1.0');
       for (let i = 0; i < 100 && (await total(eng.metrics.modelSwaps)) < 1; i++) await sleep(50);
       assert.equal(await total(eng.metrics.modelSwaps), 1);
@@ -489,14 +492,14 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     };
     let redisProc = await startRedis();
     const f = await isolated('f', 3, { redis: { url: `redis://127.0.0.1:${port}` } });
-    const { t, send } = f;
+    const { t, send, decided } = f;
     const fSettings = f.settings;
     const events = f.traffic(15, 80);
     const half = Math.floor(events.length / 2);
     const eng = await startEngine(fSettings, testLogger());
     try {
       await send(events.slice(0, half));
-      await collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= half, 60_000);
+      await decided(half);
       // Redis goes away; the second half arrives meanwhile.
       redisProc.kill('SIGKILL');
       await send(events.slice(half));
