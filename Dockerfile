@@ -27,8 +27,10 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/schemas ./schemas
 COPY --from=build /app/models ./models
-# The Redis Lua scripts are read from src/state/lua at run time (the build does not copy them).
+# The Redis Lua scripts and the built-in policy are read from src/ at run time (the build does not
+# copy them).
 COPY --from=build /app/src/state/lua ./src/state/lua
+COPY --from=build /app/src/policy/default.yaml ./src/policy/default.yaml
 USER node
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -65,6 +65,12 @@ export interface Decision {
   score: number;
   model_version: string;
   reasons: Reason[];
+  /** Since decision v2: the action's name, so an enforcement point can block that action. */
+  action?: string | null;
+  /** Since decision v2: the policy that decided (`<name>@<version>#<hash>`). */
+  policy_version?: string | null;
+  /** Since decision v2: the policy rule or friction control that produced the decision. */
+  policy_rule?: string | null;
 }
 
 /** Stable codes for why a record was dead-lettered. */
@@ -195,6 +201,14 @@ export interface WindowView {
   capped: boolean;
 }
 
+/** One session's policy state to store (see SessionStore.savePolicy). */
+export interface PolicyStateWrite {
+  sessionId: string;
+  /** Arrival number (WindowView.n) of the event that made this state. */
+  asOf: number;
+  state: string;
+}
+
 /** Per-session state: Redis in production, memory for the demo and replay. Same semantics. */
 export interface SessionStore {
   /**
@@ -205,6 +219,17 @@ export interface SessionStore {
    * the caller does not wait for one to finish before handing over the next.
    */
   applyBatch(inputs: readonly ActionInput[]): Promise<WindowView[]>;
+  /**
+   * Each session's stored policy (friction-control) state, null where none; call right after
+   * applyBatch for the same batch: the request goes out at once, so both are answered in one round
+   * trip. The state is opaque here (src/policy/friction.ts) and expires with the session.
+   */
+  loadPolicy(sessionIds: readonly string[]): Promise<(string | null)[]>;
+  /**
+   * Stores policy states; a state is kept only if its `asOf` is greater than the stored one's,
+   * so a late writer never overwrites a newer state.
+   */
+  savePolicy(writes: readonly PolicyStateWrite[]): Promise<void>;
   /** Cheap liveness check for /readyz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'SINK_FAILED',
   'SCHEMA_INVALID',
   'INPUT_INVALID',
+  'POLICY_INVALID',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { SessionStore } from '../contract';
+import { builtinPolicy, loadPolicyFile, type CompiledPolicy } from '../policy/compile';
 import type { Settings } from '../config/schema';
 import { RiskStreamError } from '../errors';
 import { FEATURE_NAMES, FEATURE_VERSION } from '../features/extract';
@@ -10,7 +11,7 @@ import type { Metrics } from '../metrics/metrics';
 import { defaultModelsDir } from '../model/registry';
 import { loadScorer, type Scorer } from '../model/scorer';
 import { initBackend } from '../model/backend';
-import { createPipeline, type ProcessBatch, type ScoringModel } from '../pipeline/process';
+import { INLINE_SOURCE, createPipeline, type ProcessBatch, type ScoringModel } from '../pipeline/process';
 import { MemorySessionStore } from '../state/memory';
 import { RedisSessionStore } from '../state/redis';
 
@@ -113,6 +114,16 @@ export function buildMemoryStore(settings: Settings, opts: { eventTime?: boolean
   });
 }
 
+/** The policy the settings name (`policy.file`), or the built-in one; compiled once per file. */
+export function activePolicy(settings: Settings): CompiledPolicy {
+  const file = settings.policy.file;
+  if (file === undefined) return builtinPolicy();
+  let p = policyCache.get(file);
+  if (!p) policyCache.set(file, (p = loadPolicyFile(file)));
+  return p;
+}
+const policyCache = new Map<string, CompiledPolicy>();
+
 export function buildPipeline(opts: {
   settings: Settings;
   store: SessionStore;
@@ -121,21 +132,31 @@ export function buildPipeline(opts: {
   format: 'auto' | 'avro' | 'confluent' | 'json';
   allowJson: boolean;
   metrics?: Metrics;
+  /** The policy per batch (the engine's hot-reloading one); default: `activePolicy(settings)`. */
+  policy?: () => CompiledPolicy;
 }): ProcessBatch {
   const { settings } = opts;
-  const decoder = createActionDecoder({
-    format: opts.format,
-    allowJson: opts.allowJson,
-    registry: loadSchemaRegistry(),
-    maxRecordBytes: settings.input.maxRecordBytes,
-    limits: { maxFutureMs: settings.input.maxFuture, maxPastMs: settings.input.maxPast },
-  });
+  const registry = loadSchemaRegistry();
+  const decoderFor = (format: 'auto' | 'avro' | 'confluent' | 'json', allowJson: boolean) =>
+    createActionDecoder({
+      format,
+      allowJson,
+      registry,
+      maxRecordBytes: settings.input.maxRecordBytes,
+      limits: { maxFutureMs: settings.input.maxFuture, maxPastMs: settings.input.maxPast },
+    });
+  const configured = decoderFor(opts.format, opts.allowJson);
+  // The inline API always takes JSON, whatever the Kafka input format is.
+  const json = decoderFor('json', true);
+  const decoder: typeof configured = (raw, now) =>
+    (raw.source === INLINE_SOURCE ? json : configured)(raw, now);
   return createPipeline({
     decode: decoder,
     store: opts.store,
     model: opts.model,
     ...(opts.shadow ? { shadow: opts.shadow } : {}),
-    policy: settings.policy,
+    policy: opts.policy ?? (() => activePolicy(settings)),
+    explain: { maxReasons: settings.policy.maxReasons, minReasonWeight: settings.policy.minReasonWeight },
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
 }

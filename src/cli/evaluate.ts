@@ -8,7 +8,9 @@ import { curveSvg, histogramSvg } from '../model/charts';
 import { evaluate, type EvalLabel, type Evaluation } from '../model/evaluate';
 import { activeVersion, modelDir } from '../model/registry';
 import { readJsonLines, writeJsonl, writeLabels } from '../sim/write';
-import { modelsDirOf } from './context';
+import { activePolicy, modelsDirOf } from './context';
+import type { CompiledPolicy } from '../policy/compile';
+import { RISK_LEVELS, type Sensitivity } from '../policy/schema';
 import { replay, type ReplaySummary } from './replay';
 import { simulateLabelled, type SimulatedData } from './train';
 
@@ -64,11 +66,16 @@ export async function runEvaluate(
 
   const version = opts.modelVersion ?? activeVersion(modelsDirOf(settings), settings.model.name);
   const evalSettings: Settings = { ...settings, model: { ...settings.model, version } };
+  // The policy in force, except that a terminated session's later actions are still scored: the
+  // event-level curves then measure the model on every action. The session-level figures do not
+  // change (a session's first non-ALLOW, and whether it was terminated, are the same either way).
+  const inForce = activePolicy(settings);
   const summary = await replay(evalSettings, log, {
     input,
     output: path.join(dir, 'decisions.jsonl'),
     deadLetter: path.join(dir, 'dead-letters.jsonl'),
     batchSize: 2000,
+    policy: { ...inForce, friction: { ...inForce.friction, terminatedStaysTerminated: false } },
   });
   const decisions = new Map(
     readJsonLines<Decision>(path.join(dir, 'decisions.jsonl')).map((d) => [d.event_id, d]),
@@ -81,7 +88,7 @@ export async function runEvaluate(
   const ev = evaluate(labels, decisions);
 
   const model = `${settings.model.name} ${version}`;
-  const { policy } = settings;
+  const policy = activePolicy(settings);
   fs.writeFileSync(
     path.join(dir, 'roc.svg'),
     curveSvg(ev.roc, {
@@ -106,12 +113,13 @@ export async function runEvaluate(
     histogramSvg(ev.histogram.benign, ev.histogram.attack, {
       title: `Score distribution, ${model}`,
       thresholds: [
-        { at: policy.stepUpScore, label: 'STEP_UP' },
-        { at: policy.terminateScore, label: 'TERMINATE' },
+        ...policy.levels
+          .filter((l) => l.level === 'high' || l.level === 'critical')
+          .map((l) => ({ at: l.min, label: `${l.level} risk` })),
       ],
     }),
   );
-  const metrics = { model, data, replay: summary, policy, ...ev };
+  const metrics = { model, data, replay: summary, policy: policy.id, ...ev };
   fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
   const md = reportMarkdown(ev, model, data, summary, settings);
   fs.writeFileSync(path.join(dir, 'report.md'), md);
@@ -168,8 +176,18 @@ function frictionTable(ev: Evaluation): string {
     ),
     '',
     '"From the model score": at least one of the session\'s non-ALLOW decisions was not forced by a',
-    'policy rule that acts whatever the score (an export of `policy.massExportRecords` or more).',
+    'policy rule that acts whatever the score (a record tier such as MASS_EXPORT in the policy catalog).',
   ].join('\n');
+}
+
+/** One paragraph on the policy a report's figures were measured with. */
+function policySummary(p: CompiledPolicy): string {
+  const floors = [...p.levels]
+    .reverse()
+    .map((l) => `${l.level} >= ${l.min}`)
+    .join(', ');
+  const row = (s: Sensitivity) => RISK_LEVELS.map((r) => `${r} ${p.responses[s][r]}`).join(', ');
+  return `policy ${p.id} (${p.source}): risk levels ${floors}. Ordinary actions: ${row('none')}; sensitive (high) actions: ${row('high')}; critical ones (e.g. a mass export): ${row('critical')}. ${p.rules.length} rule(s), friction control on.`;
 }
 
 function reportMarkdown(
@@ -179,14 +197,13 @@ function reportMarkdown(
   r: ReplaySummary,
   settings: Settings,
 ): string {
-  const p = settings.policy;
   return `# Evaluation: ${model}
 
 Data: ${data}. ${ev.events.toLocaleString('en-US')} events scored (${ev.positives.toLocaleString('en-US')} attacker actions)${ev.undecided ? `, ${ev.undecided} labelled events not decided (dead-lettered input)` : ''}; replay ${Math.round(r.eventsPerSecond).toLocaleString('en-US')} events/s on ${r.backend}.
 
 Event-level ROC AUC ${ev.auc?.toFixed(4) ?? '-'}, average precision ${ev.averagePrecision?.toFixed(4) ?? '-'}.
 
-**Operating point** (the policy the engine enforces): STEP_UP at score >= ${p.stepUpScore}, TERMINATE at >= ${p.terminateScore}; sensitive actions: STEP_UP at >= ${p.sensitiveStepUpScore}, BLOCK_ACTION at >= ${p.sensitiveBlockScore}; exports of ${p.massExportRecords.toLocaleString('en-US')}+ records are blocked.
+**Operating point** (the policy the engine enforces): ${policySummary(activePolicy(settings))}
 
 ## Targets
 
@@ -274,8 +291,7 @@ ${trainingFacts(manifest)}
 
 **Evaluated on.** ${data}; ${ev.events.toLocaleString('en-US')} events, ${ev.positives.toLocaleString('en-US')} attacker actions.
 ROC AUC ${ev.auc?.toFixed(4) ?? '-'}, average precision ${ev.averagePrecision?.toFixed(4) ?? '-'} (event level).
-Policy: STEP_UP >= ${settings.policy.stepUpScore}, TERMINATE >= ${settings.policy.terminateScore}; a sensitive action is stepped up
-from ${settings.policy.sensitiveStepUpScore} and blocked from ${settings.policy.sensitiveBlockScore}; an export of ${settings.policy.massExportRecords.toLocaleString('en-US')} records or more is never simply allowed.
+Policy: ${policySummary(activePolicy(settings))}
 
 ${targetsTable(ev)}
 

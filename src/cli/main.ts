@@ -18,6 +18,9 @@ import { runEvaluate } from './evaluate';
 import { exportFeatures } from './features';
 import { loadSimConfig } from '../sim/config';
 import { replay } from './replay';
+import { activePolicy } from './context';
+import { formatPolicyTest, policyTest } from './policy';
+import { loadPolicyFile } from '../policy/compile';
 import { runEngine } from './run';
 import { runSimulate } from './simulate';
 import { importTrained, train, type SimulatedData } from './train';
@@ -446,6 +449,66 @@ export function buildProgram(): Command {
       process.stdout.write(`${settings.model.name} ${version} is now active\n`);
     });
 
+  const policy = program
+    .command('policy')
+    .description('the policy file: show, check, and test a candidate against recorded actions');
+  policy
+    .command('show')
+    .description(
+      'print the policy in force (policy.file, or the built-in one): a starting point for your own',
+    )
+    .action((_o: unknown, cmd: Command) => {
+      const { settings } = settingsFor(cmd);
+      const p = activePolicy(settings);
+      process.stderr.write(`# ${p.id} (${p.source})\n`);
+      process.stdout.write(p.text);
+    });
+  policy
+    .command('check <file>')
+    .description('validate a policy file; errors name the line and the setting')
+    .action((file: string) => {
+      const p = loadPolicyFile(file);
+      process.stdout.write(
+        `${file}: valid, ${p.id}: ${p.catalog.size} catalog app(s), ${p.rules.length} rule(s)\n`,
+      );
+    });
+  policy
+    .command('test')
+    .description(
+      'which decisions a candidate policy would change against the one in force, on recorded actions (the whole pipeline, friction control included)',
+    )
+    .requiredOption('--policy <file>', 'the candidate policy (YAML or JSON)')
+    .requiredOption('-i, --input <file>', 'SessionAction JSON Lines (e.g. from `risk-stream simulate`)')
+    .option('--against <file>', 'compare with this policy instead of the one in force')
+    .option('-o, --out <file>', 'write every changed decision pair as JSON Lines')
+    .option('--show <n>', 'changes to print', intArg(0), 10)
+    .option('--json', 'print the report as JSON')
+    .option('--fail-on-change', 'exit with status 3 when any decision changes (for CI)')
+    .action(
+      async (
+        o: {
+          policy: string;
+          input: string;
+          against?: string;
+          out?: string;
+          show: number;
+          json?: boolean;
+          failOnChange?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { settings, log } = settingsFor(cmd);
+        const r = await policyTest(settings, log, {
+          policy: o.policy,
+          input: o.input,
+          ...(o.against ? { against: o.against } : {}),
+          ...(o.out ? { out: o.out } : {}),
+        });
+        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : formatPolicyTest(r, o.show));
+        if (o.failOnChange && r.changed > 0) process.exitCode = 3;
+      },
+    );
+
   return program;
 }
 
@@ -504,7 +567,7 @@ export async function main(argv: string[]): Promise<void> {
     // Exit now: a failed start-up may leave a client or a timer behind that would keep us alive.
     if (err instanceof RiskStreamError) {
       process.stderr.write(`risk-stream: ${err.message}\n`);
-      process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
+      process.exit(err.code === 'CONFIG_INVALID' || err.code === 'POLICY_INVALID' ? 2 : 1);
     }
     process.stderr.write(`risk-stream: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);

@@ -4,6 +4,7 @@ import type { DecisionType, RawRecord, SessionStore } from '../contract';
 import type { Settings } from '../config/schema';
 import { JsonlFileSink } from '../emit/files';
 import type { Logger } from '../log';
+import type { CompiledPolicy } from '../policy/compile';
 import { createBatchHandler } from '../pipeline/handler';
 import { buildMemoryStore, buildModel, buildPipeline, buildRedisStore, connectRedis } from './context';
 
@@ -14,6 +15,8 @@ export interface ReplayOptions {
   /** Use Redis at this URL instead of the in-memory store. */
   redis?: string;
   batchSize: number;
+  /** Decide with this policy instead of the one the settings name. */
+  policy?: CompiledPolicy;
 }
 
 export interface ReplaySummary {
@@ -46,7 +49,15 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
     store = buildMemoryStore(settings, { eventTime: true });
   }
   const sink = new JsonlFileSink(opts.output, opts.deadLetter);
-  const process_ = buildPipeline({ settings, store, model: () => scorer, format: 'json', allowJson: true });
+  const policy = opts.policy;
+  const process_ = buildPipeline({
+    settings,
+    store,
+    model: () => scorer,
+    ...(policy ? { policy: () => policy } : {}),
+    format: 'json',
+    allowJson: true,
+  });
   const handler = createBatchHandler({ process: process_, sink, emitAllow: true, source: 'file' });
 
   const summary: ReplaySummary = {

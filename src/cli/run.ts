@@ -1,9 +1,14 @@
 import { Kafka, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
 import type { Settings } from '../config/schema';
+import type { Decision, DecisionType } from '../contract';
+import { CaepTransmitter, registerCaepRoutes } from '../caep';
 import { KafkaSink, producerTransport, threadTransport, type RecordTransport } from '../emit/kafka';
 import { PRODUCER_OPTIONS, ProducerThread } from '../emit/thread';
 import { RiskStreamError } from '../errors';
+import { registerEvaluateRoute } from '../http/evaluate';
+import { resolveHttpSecurity } from '../http/security';
 import { buildServer } from '../http/server';
+import { LivePolicy } from '../policy/live';
 import { startKafkaEngine } from '../ingest/kafka';
 import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics/metrics';
@@ -66,6 +71,16 @@ async function connectTransport(settings: Settings, kafka: Kafka): Promise<Recor
   return producerTransport(producer);
 }
 
+/** The per-response topics configured (kafka.stepUpTopic, blockTopic, terminateTopic). */
+export function decisionRoutes(settings: Settings): Partial<Record<DecisionType, string>> {
+  const { stepUpTopic, blockTopic, terminateTopic } = settings.kafka;
+  return {
+    ...(stepUpTopic ? { STEP_UP: stepUpTopic } : {}),
+    ...(blockTopic ? { BLOCK_ACTION: blockTopic } : {}),
+    ...(terminateTopic ? { TERMINATE: terminateTopic } : {}),
+  };
+}
+
 /** Fails start-up when the input topic is missing; creates missing output topics. */
 async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promise<void> {
   const admin = kafka.admin();
@@ -82,6 +97,7 @@ async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promi
       settings.kafka.decisionsTopic,
       settings.kafka.deadLetterTopic,
       settings.kafka.shadowTopic,
+      ...Object.values(decisionRoutes(settings)),
     ].filter((t) => !existing.has(t));
     if (missing.length > 0) {
       log.info({ topics: missing }, 'creating missing output topics');
@@ -185,22 +201,56 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       decisionsTopic: settings.kafka.decisionsTopic,
       deadLetterTopic: settings.kafka.deadLetterTopic,
       shadowTopic: settings.kafka.shadowTopic,
+      routes: decisionRoutes(settings),
       format: settings.kafka.outputFormat,
-      decisionSchemaId: 2,
       deadLetterSchemaId: 3,
     });
     cleanups.unshift(() => sink.close());
+    const policy = new LivePolicy({
+      file: settings.policy.file,
+      intervalMs: settings.policy.watchInterval,
+      log,
+      metrics,
+    });
+    policy.start();
+    cleanups.unshift(() => policy.close());
+    log.info({ policy: policy.current.id, source: policy.current.source }, 'policy loaded');
+    let caep: CaepTransmitter | null = null;
+    if (settings.caep.enabled) {
+      caep = await CaepTransmitter.create(settings.caep, {
+        redis,
+        keyPrefix: settings.redis.keyPrefix,
+        log,
+        registry: metrics.registry,
+        defaultIssuer: `http://${settings.http.host}:${settings.http.port}`,
+      });
+      caep.start();
+      const t = caep;
+      cleanups.unshift(() => t.close());
+      log.info(
+        { issuer: caep.issuer, receivers: settings.caep.receivers.length },
+        'CAEP transmitter started',
+      );
+    }
     const handler = createBatchHandler({
       process: buildPipeline({
         settings,
         store,
         model: () => live.required(),
         shadow: () => shadow.current,
+        policy: () => policy.current,
         format: settings.kafka.inputFormat,
         allowJson: settings.kafka.allowJson || settings.kafka.inputFormat === 'json',
         metrics,
       }),
       sink,
+      // A session is revoked once: the answers to its later actions (friction.terminated) send nothing.
+      ...(caep
+        ? {
+            followUp: (ds: readonly Decision[]) =>
+              (caep as CaepTransmitter).publish(ds.filter((d) => d.policy_rule !== 'friction.terminated')),
+          }
+        : {}),
       emitAllow: settings.kafka.emitAllow,
       metrics,
       source: 'kafka',
@@ -228,7 +278,30 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     // The consumer stops first: it finishes the chunk in flight, which still needs the sink and Redis.
     cleanups.unshift(() => engine.stop());
 
+    const security = resolveHttpSecurity(settings.http);
     const server = buildServer({
+      ...(security.https ? { https: security.https } : {}),
+      reloadPolicy: () => policy.reload(),
+      routes: [
+        ...(caep ? [(app: FastifyInstance) => registerCaepRoutes(app, caep as CaepTransmitter)] : []),
+        ...(settings.http.evaluate
+          ? [
+              (app: FastifyInstance) =>
+                registerEvaluateRoute(app, {
+                  handler,
+                  publish: settings.http.evaluatePublish,
+                  publishAllow: settings.kafka.emitAllow,
+                  tokens: security.tokens,
+                  clientCerts: security.clientCerts,
+                  maxBytes: settings.input.maxRecordBytes,
+                  maxBatch: settings.http.evaluateMaxBatch,
+                  ready: () => redis.status === 'ready' && live.current !== null,
+                  metrics,
+                  log,
+                }),
+            ]
+          : []),
+      ],
       registry: metrics.registry,
       readiness: [
         { name: 'kafka', check: () => engine.joined() && kafkaHealthy },
@@ -239,6 +312,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
         model: live.required().version,
         backend: live.required().backend,
         shadow: shadow.current?.version ?? null,
+        policy: policy.current.id,
       }),
       reloadModel: async () => ({ ...(await live.check()), shadow: await shadow.check() }),
       onReady: (ready) => metrics.ready.set(ready ? 1 : 0),
@@ -246,9 +320,17 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     cleanups.splice(1, 0, () => server.close());
     if (settings.http.enabled) {
       await server.listen({ host: settings.http.host, port: settings.http.port });
+      const scheme = security.https ? 'https' : 'http';
       log.info(
-        { url: `http://${settings.http.host}:${settings.http.port}` },
-        'serving /metrics /healthz /readyz',
+        {
+          url: `${scheme}://${settings.http.host}:${settings.http.port}`,
+          evaluate: settings.http.evaluate
+            ? security.tokens.length > 0 || security.clientCerts
+              ? 'authenticated'
+              : 'open (loopback)'
+            : 'off',
+        },
+        'serving /metrics /healthz /readyz /v1/evaluate',
       );
     }
     log.info({ topic: settings.kafka.actionsTopic, group: settings.kafka.groupId }, 'engine running');

@@ -1,6 +1,8 @@
 import { loadNetworkClasses } from '../features/networks';
 import { readFileSync } from 'node:fs';
 import { RiskStreamError } from '../errors';
+import { resolveHttpSecurity } from '../http/security';
+import { loadPolicyFile } from '../policy/compile';
 import { settingsSchema, type Settings } from './schema';
 
 export const ENV_PREFIX = 'RISK_STREAM_';
@@ -21,19 +23,17 @@ export function envName(path: readonly (string | number)[]): string {
 
 type Raw = Record<string, Record<string, unknown>>;
 
-/** Every leaf path of the settings, read off the defaults. */
+/** Every leaf path of the settings, read off the schema's sections (optional leaves included). */
 export function settingPaths(): [string, string][] {
-  const defaults = settingsSchema.parse({}) as unknown as Raw;
   const paths: [string, string][] = [];
-  for (const [section, leaves] of Object.entries(defaults)) {
-    for (const leaf of Object.keys(leaves)) paths.push([section, leaf]);
-  }
-  // Optional leaves have no default, so they are missing from the parsed defaults: add them.
-  for (const [section, leaf] of [
-    ['model', 'dir'],
-    ['model', 'version'],
-  ] as const) {
-    if (!paths.some(([s, l]) => s === section && l === leaf)) paths.push([section, leaf]);
+  for (const [section, schema] of Object.entries(settingsSchema.shape)) {
+    let inner: unknown = schema;
+    // Unwrap .prefault()/.default() until the section's object schema.
+    while (inner && !(inner as { shape?: unknown }).shape) {
+      inner = (inner as { def?: { innerType?: unknown } }).def?.innerType;
+    }
+    const shape = (inner as { shape?: Record<string, unknown> } | undefined)?.shape ?? {};
+    for (const leaf of Object.keys(shape)) paths.push([section, leaf]);
   }
   return paths;
 }
@@ -105,29 +105,33 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     throw new RiskStreamError('CONFIG_INVALID', hint + describeValue(raw, path as string[]));
   }
   const settings = result.data;
-  if (settings.policy.stepUpScore > settings.policy.terminateScore) {
-    throw new RiskStreamError(
-      'CONFIG_INVALID',
-      `invalid setting policy.stepUpScore (env ${envName(['policy', 'stepUpScore'])}): must not exceed policy.terminateScore`,
-    );
-  }
-  if (settings.policy.sensitiveStepUpScore > settings.policy.sensitiveBlockScore) {
-    throw new RiskStreamError(
-      'CONFIG_INVALID',
-      `invalid setting policy.sensitiveStepUpScore (env ${envName(['policy', 'sensitiveStepUpScore'])}): must not exceed policy.sensitiveBlockScore`,
-    );
+  if (settings.policy.file !== undefined) {
+    try {
+      loadPolicyFile(settings.policy.file);
+    } catch (err) {
+      throw new RiskStreamError(
+        'CONFIG_INVALID',
+        `invalid setting policy.file (env ${envName(['policy', 'file'])}): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
   if (settings.features.networkClassFile !== undefined)
     loadNetworkClasses(settings.features.networkClassFile);
+  resolveHttpSecurity(settings.http);
   return settings;
 }
 
 /** Variables with the prefix that are not settings (used by the test scripts). */
 const IGNORED_ENV = new Set(['RISK_STREAM_TEST_KAFKA', 'RISK_STREAM_TEST_REDIS', 'RISK_STREAM_CONFIG']);
 
+/** Settings that hold credentials: an error never echoes their value. */
+const SECRET_SETTINGS = new Set(['http.tokens', 'caep.receivers']);
+
 function describeValue(raw: Raw, path: string[]): string {
   const [section, leaf] = path;
   if (section === undefined || leaf === undefined) return '';
+  if (SECRET_SETTINGS.has(`${section}.${leaf}`)) return ' (value not shown: it holds credentials)';
   const value = raw[section]?.[leaf];
   return value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
 }

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { caepSettings } from '../caep/settings';
+import { bool, duration, int, list, num, oneOf, optStr, str } from './fields';
+
+export { parseDuration } from './fields';
 
 /**
  * Every setting, with its default and what it accepts. Each leaf can be set (lowest precedence
@@ -6,67 +10,6 @@ import { z } from 'zod';
  * (`kafka.actionsTopic` -> `RISK_STREAM_KAFKA_ACTIONS_TOPIC`) or a command-line flag.
  * Leaves accept strings too, because environment variables are strings.
  */
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseDuration(value: string): number | undefined {
-  const m = DURATION.exec(value.trim());
-  if (!m) return /^\d+$/.test(value.trim()) ? Number(value) : undefined;
-  return Math.round(Number(m[1]) * (UNIT_MS[m[2] as string] as number));
-}
-
-const fromString = (parse: (s: string) => unknown) => (v: unknown) => (typeof v === 'string' ? parse(v) : v);
-
-const str = (def: string) => z.string().min(1).default(def);
-const optStr = () => z.string().min(1).optional();
-const int = (def: number, min: number, max: number) =>
-  z
-    .preprocess(
-      fromString((s) => (s.trim() === '' ? s : Number(s))),
-      z.number().int().min(min).max(max),
-    )
-    .default(def);
-const num = (def: number, min: number, max: number) =>
-  z
-    .preprocess(
-      fromString((s) => (s.trim() === '' ? s : Number(s))),
-      z.number().min(min).max(max),
-    )
-    .default(def);
-const bool = (def: boolean) =>
-  z
-    .preprocess(
-      fromString(
-        (s) =>
-          ({ true: true, '1': true, yes: true, false: false, '0': false, no: false })[s.toLowerCase()] ?? s,
-      ),
-      z.boolean(),
-    )
-    .default(def);
-const list = (def: string[]) =>
-  z
-    .preprocess(
-      fromString((s) =>
-        s
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean),
-      ),
-      z.array(z.string().min(1)).min(1),
-    )
-    .default(def);
-/** A duration: `250ms`, `30s`, `30m`, `12h`, `1d`, or a number of milliseconds. Compiled to ms. */
-const duration = (def: string) =>
-  z
-    .preprocess(
-      fromString((s) => parseDuration(s) ?? s),
-      z.number({ error: 'expected a duration like 30s, 5m or 1h' }),
-    )
-    .pipe(z.number().int().nonnegative())
-    .default(parseDuration(def) as number);
-const oneOf = <T extends readonly [string, ...string[]]>(values: T, def: T[number]) =>
-  z.enum(values).default(def as never);
 
 export const settingsSchema = z
   .strictObject({
@@ -80,6 +23,11 @@ export const settingsSchema = z
         deadLetterTopic: str('dead-letters'),
         shadowTopic: str('decisions-shadow').describe(
           "A shadow model's decisions (written only while a shadow model is configured)",
+        ),
+        stepUpTopic: optStr().describe('Also write every STEP_UP decision here (e.g. for the MFA service)'),
+        blockTopic: optStr().describe('Also write every BLOCK_ACTION decision here'),
+        terminateTopic: optStr().describe(
+          "Also write every TERMINATE decision here (e.g. for the identity provider's connector)",
         ),
         inputFormat: oneOf(['auto', 'avro', 'confluent', 'json'] as const, 'auto'),
         allowJson: bool(false),
@@ -134,11 +82,12 @@ export const settingsSchema = z
       .prefault({}),
     policy: z
       .strictObject({
-        stepUpScore: num(0.6, 0, 1),
-        terminateScore: num(0.9, 0, 1),
-        sensitiveStepUpScore: num(0.3, 0, 1),
-        sensitiveBlockScore: num(0.5, 0, 1),
-        massExportRecords: int(10_000, 1, 1_000_000_000),
+        file: optStr().describe(
+          'The policy file (YAML or JSON; see `risk-stream policy show`); default: the built-in policy',
+        ),
+        watchInterval: duration('5s').describe(
+          'How often `run` checks the policy file for changes (0: only on POST /admin/policy/reload)',
+        ),
         maxReasons: int(5, 1, 20),
         minReasonWeight: num(0.05, 0, 1),
       })
@@ -155,8 +104,28 @@ export const settingsSchema = z
         enabled: bool(true),
         host: str('127.0.0.1'),
         port: int(9464, 0, 65535),
+        evaluate: bool(true).describe('Serve POST /v1/evaluate, the inline evaluation API (`run` only)'),
+        evaluatePublish: bool(true).describe(
+          "Write the inline API's decisions to the decisions topic too (enforcement points, CAEP, audit)",
+        ),
+        evaluateMaxBatch: int(64, 1, 4096).describe(
+          'Most inline requests decided together in one pipeline batch',
+        ),
+        tokens: optStr().describe(
+          'Bearer tokens accepted by /v1/evaluate, comma separated (or use http.tokensFile); none and no client certificates: open, loopback only',
+        ),
+        tokensFile: optStr().describe('File of accepted bearer tokens, one per line (# comments)'),
+        tlsCert: optStr().describe('Serve HTTPS with this certificate (PEM file); needs http.tlsKey'),
+        tlsKey: optStr().describe('Private key (PEM file) of http.tlsCert'),
+        tlsCa: optStr().describe(
+          'CA (PEM file) that client certificates must chain to (with http.clientCerts)',
+        ),
+        clientCerts: oneOf(['none', 'verify'] as const, 'none').describe(
+          '`verify`: a client certificate signed by http.tlsCa authenticates /v1/evaluate callers (mTLS)',
+        ),
       })
       .prefault({}),
+    caep: caepSettings.prefault({}),
     log: z.strictObject({ level: oneOf(['debug', 'info', 'warn', 'error'] as const, 'info') }).prefault({}),
   })
   .strict();

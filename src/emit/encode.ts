@@ -53,6 +53,15 @@ function decodeAny(buf: Buffer, reader: Type, registry: SchemaRegistry): { value
   let r;
   if (id === null) {
     r = decodeAvro(reader, buf, 0);
+    // Bare Avro carries no schema id: bytes from an earlier version of the record are tried
+    // against each registered older writer of the same name (newest first).
+    for (const older of r.ok ? [] : registry.olderWriters(reader)) {
+      const res = decodeAvro(reader, buf, 0, older, reader.createResolver(older));
+      if (res.ok) {
+        r = res;
+        break;
+      }
+    }
   } else {
     const res = registry.resolve(reader, id);
     if (!res.ok) fail(what, res.reason);
@@ -79,6 +88,9 @@ function normalDecision(d: Decision): Decision {
     score: round4(d.score),
     model_version: d.model_version,
     reasons: d.reasons.map((r) => ({ code: r.code, detail: r.detail, weight: round4(r.weight) })),
+    action: d.action ?? null,
+    policy_version: d.policy_version ?? null,
+    policy_rule: d.policy_rule ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Producer } from 'kafkajs';
-import type { DeadLetter, Decision, OutputSink } from '../contract';
+import type { DeadLetter, Decision, DecisionType, OutputSink } from '../contract';
 import { RiskStreamError } from '../errors';
 import { encodeDeadLetter, encodeDecision } from './encode';
 import { kafkaMessage, type OutgoingTopic, type ProducerThread } from './thread';
@@ -9,6 +9,12 @@ export interface KafkaSinkOptions {
   deadLetterTopic: string;
   /** Where a shadow model's decisions go (same record and header as decisions); none: not written. */
   shadowTopic?: string;
+  /**
+   * Per-response topics: each decision of that response is also written there (same record, key
+   * and header), e.g. TERMINATE to the identity provider's connector, STEP_UP to the MFA service.
+   * In the same produce request as the main topic.
+   */
+  routes?: Partial<Record<DecisionType, string>>;
   format: 'avro' | 'confluent' | 'json';
   /** Schema ids for the Confluent wire format (schemas/registry.json). */
   decisionSchemaId?: number;
@@ -75,17 +81,27 @@ export class KafkaSink implements OutputSink {
     shadow: readonly Decision[] = [],
   ): Promise<void> {
     const topics: OutgoingTopic[] = [];
-    const decisionTopic = (topic: string, ds: readonly Decision[]): OutgoingTopic => ({
-      topic,
-      headerName: 'decision',
-      messages: ds.map((d) => ({
+    const encode = (ds: readonly Decision[]) =>
+      ds.map((d) => ({
         key: d.session_id,
         value: encodeDecision(d, this.opts.format, this.opts.decisionSchemaId),
         header: d.decision,
-      })),
+      }));
+    const decisionTopic = (topic: string, messages: OutgoingTopic['messages']): OutgoingTopic => ({
+      topic,
+      headerName: 'decision',
+      messages,
     });
-    if (decisions.length > 0) topics.push(decisionTopic(this.opts.decisionsTopic, decisions));
-    if (shadow.length > 0 && this.opts.shadowTopic) topics.push(decisionTopic(this.opts.shadowTopic, shadow));
+    if (decisions.length > 0) {
+      const messages = encode(decisions);
+      topics.push(decisionTopic(this.opts.decisionsTopic, messages));
+      for (const [response, topic] of Object.entries(this.opts.routes ?? {})) {
+        const routed = messages.filter((msg) => msg.header === response);
+        if (topic && routed.length > 0) topics.push(decisionTopic(topic, routed));
+      }
+    }
+    if (shadow.length > 0 && this.opts.shadowTopic)
+      topics.push(decisionTopic(this.opts.shadowTopic, encode(shadow)));
     if (deadLetters.length > 0) {
       const format = this.opts.format;
       topics.push({

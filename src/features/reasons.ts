@@ -29,8 +29,18 @@ export const REASON_CODES = [
   'TLS_STACK_MISMATCH',
   'HOSTING_NETWORK',
   'NETWORK_CLASS_CHANGED',
+  // Policy and friction-control reasons (issue 4).
+  'PRINCIPAL_RESTRICTED',
+  'STEP_UP_PASSED',
+  'STEP_UP_FAILED',
+  'STEP_UP_COOLDOWN',
+  'TRUSTED_AFTER_STEP_UP',
+  'SESSION_TERMINATED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
+
+const REASON_CODE_SET: ReadonlySet<string> = new Set(REASON_CODES);
+export const isReasonCode = (code: string): code is ReasonCode => REASON_CODE_SET.has(code);
 
 const FEATURE_REASON: Record<FeatureName, ReasonCode> = {
   ua_changed_base: 'UA_CHANGED',
@@ -136,6 +146,18 @@ export function describe(code: ReasonCode, view: WindowView, action: SessionActi
       return `AS${c.asn ?? '?'} is a ${networkClass(c.asn) ?? 'unknown'} network: servers and proxies, not people`;
     case 'NETWORK_CLASS_CHANGED':
       return `network class ${networkClass(c.asn) ?? 'unknown'} (AS${c.asn ?? '?'}), previous ${networkClass(prev?.asn ?? null) ?? 'unknown'} (AS${prev?.asn ?? '?'})`;
+    case 'PRINCIPAL_RESTRICTED':
+      return `principal type ${action.principal_type} is restricted by the policy`;
+    case 'STEP_UP_PASSED':
+      return `step-up passed from ${c.ip}: the session is trusted again from this client`;
+    case 'STEP_UP_FAILED':
+      return 'a step-up challenge failed in this session';
+    case 'STEP_UP_COOLDOWN':
+      return 'already stepped up for these reasons recently: not asked again';
+    case 'TRUSTED_AFTER_STEP_UP':
+      return 'a step-up passed recently from this client: trusted';
+    case 'SESSION_TERMINATED':
+      return 'the session was terminated earlier';
     default:
       return code satisfies never;
   }

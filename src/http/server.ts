@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { HttpSecurity } from './security';
 
 export interface HealthCheck {
   name: string;
@@ -15,11 +16,21 @@ export interface ServerDeps {
   onReady?: (ready: boolean) => void;
   /** POST /admin/model/reload: re-read the model registry pointer now (the engine only). */
   reloadModel?: () => Promise<unknown>;
+  /** POST /admin/policy/reload: re-read the policy file now (the engine only). */
+  reloadPolicy?: () => unknown;
+  /** Serve HTTPS (see resolveHttpSecurity). */
+  https?: HttpSecurity['https'];
+  /** Routes to add (the inline API, CAEP's well-known documents). */
+  routes?: ((app: FastifyInstance) => void)[];
 }
 
 /** Builds (does not start) the HTTP server: /metrics, /healthz, /readyz (and the engine's admin route). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const app = (
+    deps.https
+      ? Fastify({ logger: false, bodyLimit: 64 * 1024, https: deps.https })
+      : Fastify({ logger: false, bodyLimit: 64 * 1024 })
+  ) as FastifyInstance;
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', deps.registry.contentType);
@@ -61,6 +72,19 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       }
     });
   }
+
+  const reloadPolicy = deps.reloadPolicy;
+  if (reloadPolicy) {
+    app.post('/admin/policy/reload', async (_req, reply) => {
+      try {
+        return reloadPolicy();
+      } catch (err) {
+        reply.code(409);
+        return { error: (err as Error).message };
+      }
+    });
+  }
+  for (const add of deps.routes ?? []) add(app);
 
   return app;
 }

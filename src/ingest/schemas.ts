@@ -105,6 +105,14 @@ export class SchemaRegistry {
     return this.writers.get(id);
   }
 
+  /** Registered writers of `reader`'s record name other than `reader` itself, newest id first. */
+  olderWriters(reader: Type): Type[] {
+    return this.ids
+      .reverse()
+      .map((id) => this.writers.get(id) as Type)
+      .filter((w) => w.name === reader.name && !w.equals(reader));
+  }
+
   get ids(): number[] {
     return [...this.writers.keys()].sort((a, b) => a - b);
   }

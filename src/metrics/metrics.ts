@@ -51,6 +51,18 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       buckets: LATENCY_BUCKETS,
       registers: r,
     }),
+    evaluateRequests: new Counter({
+      name: 'riskstream_evaluate_requests_total',
+      help: 'POST /v1/evaluate requests by HTTP status (200 decided; 4xx refused; 503 not ready or failed)',
+      labelNames: ['status'] as const,
+      registers: r,
+    }),
+    evaluateSeconds: new Histogram({
+      name: 'riskstream_evaluate_seconds',
+      help: 'POST /v1/evaluate: from the request body read to the answer (decided and, when publishing, acknowledged)',
+      buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: r,
+    }),
     eventToDecision: new Histogram({
       name: 'riskstream_event_to_decision_seconds',
       help: 'From the record reaching the broker (its Kafka timestamp) or the engine, to its decision being acknowledged',
@@ -84,6 +96,18 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       name: 'riskstream_model_info',
       help: 'The active model (value 1): name, version, feature version and inference backend',
       labelNames: ['name', 'version', 'feature_version', 'backend'] as const,
+      registers: r,
+    }),
+    policyInfo: new Gauge({
+      name: 'riskstream_policy_info',
+      help: 'The policy in force (value 1): name, version and content hash',
+      labelNames: ['name', 'version', 'hash'] as const,
+      registers: r,
+    }),
+    policyReloads: new Counter({
+      name: 'riskstream_policy_reloads_total',
+      help: 'Policy file reloads while running, by outcome: swapped or invalid (the previous policy stays)',
+      labelNames: ['outcome'] as const,
       registers: r,
     }),
     modelSwaps: new Counter({

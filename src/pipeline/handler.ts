@@ -1,6 +1,6 @@
 import type { Decision, OutputSink, RawRecord } from '../contract';
 import { timeStage, type Metrics } from '../metrics/metrics';
-import type { BatchResult, ProcessBatch } from './process';
+import type { BatchResult, ProcessBatch, ProcessOptions } from './process';
 
 export interface HandlerOptions {
   process: ProcessBatch;
@@ -11,6 +11,11 @@ export interface HandlerOptions {
   /** Label for riskstream_events_total. */
   source: string;
   now?: () => number;
+  /**
+   * Durable follow-ups of the written decisions (CAEP Security Event Tokens): awaited after the
+   * sink acknowledged and before the batch is settled, so a crash re-runs them (they are idempotent).
+   */
+  followUp?: (decisions: readonly Decision[]) => Promise<void>;
   /** Called after the sink acknowledged, e.g. the demo's live view. */
   onResult?: (result: BatchResult) => void;
 }
@@ -22,10 +27,16 @@ export interface BatchHandler {
    * Every stage up to the decisions. The batch is with the session store when this returns, so
    * batches begun one after another update sessions in that order (see createPipeline).
    */
-  process(records: readonly RawRecord[]): Promise<BatchResult>;
+  process(records: readonly RawRecord[], opts?: ProcessOptions): Promise<BatchResult>;
   /** Writes a processed batch's output, waits for the sink's acknowledgement, records metrics. */
   emit(records: readonly RawRecord[], result: BatchResult): Promise<void>;
 }
+
+/**
+ * Without emitAllow, ALLOW decisions stay unwritten, except the one for a passed step-up:
+ * enforcement points lift the step-up they hold on it.
+ */
+const mustEmit = (d: Decision): boolean => d.decision !== 'ALLOW' || d.action === 'step_up_passed';
 
 const EMPTY: BatchResult = { outcomes: [], decisions: [], deadLetters: [], duplicates: 0 };
 
@@ -33,16 +44,23 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
   const now = opts.now ?? Date.now;
   const m = opts.metrics;
 
-  function process(records: readonly RawRecord[]): Promise<BatchResult> {
-    return records.length === 0 ? Promise.resolve(EMPTY) : opts.process(records);
+  function process(records: readonly RawRecord[], how: ProcessOptions = {}): Promise<BatchResult> {
+    return records.length === 0 ? Promise.resolve(EMPTY) : opts.process(records, how);
   }
 
   async function emit(records: readonly RawRecord[], result: BatchResult): Promise<void> {
     if (records.length === 0) return;
-    const out = (ds: readonly Decision[]) => (opts.emitAllow ? ds : ds.filter((d) => d.decision !== 'ALLOW'));
+    const published = result.published;
+    const out = (ds: readonly Decision[]) =>
+      ds.filter((d) => (opts.emitAllow || mustEmit(d)) && !published?.has(d.decision_id));
     const toEmit = out(result.decisions);
     const shadow = result.shadow ?? [];
     await timeStage(m, 'emit', () => opts.sink.write(toEmit, result.deadLetters, out(shadow)));
+    if (opts.followUp && toEmit.length > 0) {
+      const followUp = opts.followUp;
+      await timeStage(m, 'follow_up', () => followUp(toEmit));
+    }
+    if (result.settle) await timeStage(m, 'settle', result.settle);
     if (m) {
       const acked = now();
       m.events.inc({ source: opts.source }, records.length);

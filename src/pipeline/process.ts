@@ -1,9 +1,19 @@
 import crypto from 'node:crypto';
-import type { DeadLetter, Decision, RawRecord, SessionAction, SessionStore, WindowView } from '../contract';
+import type {
+  ActionInput,
+  DeadLetter,
+  Decision,
+  RawRecord,
+  SessionAction,
+  SessionStore,
+  WindowView,
+} from '../contract';
 import { FEATURE_COUNT, extractBatch } from '../features/extract';
 import { REASON_GROUP_FEATURES, reasonsFromContributions, round4 } from '../features/reasons';
 import { timeStage, timeStageSync, type Metrics } from '../metrics/metrics';
-import { decide, type PolicySettings } from '../policy/decide';
+import type { CompiledPolicy } from '../policy/compile';
+import { decide } from '../policy/decide';
+import { applyFriction, parseFriction, type FrictionState, type Origin } from '../policy/friction';
 import { toActionInput } from '../state/input';
 
 /** What the pipeline needs of a model: one batched call to score, one to explain. */
@@ -26,13 +36,22 @@ export interface PipelineDeps {
    * decided comes back in BatchResult.shadow; it never changes a decision.
    */
   shadow?: () => ScoringModel | null;
-  policy: PolicySettings;
+  /** The policy for the next batch: read once per batch, like the model (hot reload). */
+  policy: () => CompiledPolicy;
+  /** How many reasons a decision carries, and the smallest weight worth naming. */
+  explain: { maxReasons: number; minReasonWeight: number };
   metrics?: Metrics;
   now?: () => number;
 }
 
 export type Outcome =
-  | { kind: 'decision'; decision: Decision; duplicate: boolean; rule: string; shadow?: Decision }
+  | {
+      kind: 'decision';
+      decision: Decision;
+      duplicate: boolean;
+      rule: string;
+      shadow?: Decision;
+    }
   | { kind: 'dead_letter'; deadLetter: DeadLetter };
 
 export interface BatchResult {
@@ -43,7 +62,31 @@ export interface BatchResult {
   duplicates: number;
   /** With a shadow model: what it would have decided, aligned with `decisions` (policy reasons only). */
   shadow?: Decision[];
+  /** Decision ids of redelivered events the inline API already published: not to be written again. */
+  published?: ReadonlySet<string>;
+  /**
+   * Stores what this batch's decisions changed in the sessions' policy state. Call it once the
+   * decisions are durable (after the sink acknowledged), before committing input: a crash in
+   * between re-decides the batch from the state it was first decided from.
+   */
+  settle?: () => Promise<void>;
 }
+
+export interface ProcessOptions {
+  /**
+   * `api` for the inline evaluation API, which publishes its decisions itself: its non-ALLOW
+   * answers are recorded, so the same action arriving on Kafka later is not published twice.
+   */
+  origin?: Origin;
+  /** With `api`: record ALLOW answers too (they are published: kafka.emitAllow). */
+  recordAllow?: boolean;
+}
+
+/** Sessions whose policy state this process changed lately, newest kept (see `createPipeline`). */
+const OVERLAY_SESSIONS = 50_000;
+
+/** RawRecord.source of actions sent to the inline API (POST /v1/evaluate): always JSON. */
+export const INLINE_SOURCE = 'http:/v1/evaluate';
 
 const DECISION_NAMESPACE = 'risk-stream/decision/v1:';
 
@@ -66,14 +109,37 @@ export function decisionId(eventId: string): string {
  */
 export function createPipeline(deps: PipelineDeps) {
   const now = deps.now ?? Date.now;
-  const { metrics, policy } = deps;
+  const { metrics, explain } = deps;
+  /**
+   * The latest policy state this process computed per session. A batch reads the store's copy in
+   * its own round trip, which may have left before an earlier batch's state was saved (batches
+   * overlap); whichever of the two is newer (asOf) is used. Bounded: least recently changed first out.
+   */
+  const overlay = new Map<string, FrictionState>();
+  /**
+   * Friction control runs one batch at a time, in the order the batches were begun: a batch begun
+   * after another reads the states that one computed, also while both are being scored at once
+   * (the inline API and the Kafka path overlap). Resolves when the last begun batch is through.
+   */
+  let frictionTurn: Promise<void> = Promise.resolve();
+  const remember = (sessionId: string, state: FrictionState) => {
+    overlay.delete(sessionId);
+    overlay.set(sessionId, state);
+    if (overlay.size > OVERLAY_SESSIONS) overlay.delete(overlay.keys().next().value as string);
+  };
 
   interface Valid {
     index: number;
     action: SessionAction;
+    input: ActionInput;
   }
 
-  function collect(all: Outcome[], duplicates: number): BatchResult {
+  function collect(
+    all: Outcome[],
+    duplicates: number,
+    settle?: () => Promise<void>,
+    published?: ReadonlySet<string>,
+  ): BatchResult {
     const decisions: Decision[] = [];
     const deadLetters: DeadLetter[] = [];
     const shadow: Decision[] = [];
@@ -83,39 +149,81 @@ export function createPipeline(deps: PipelineDeps) {
         if (o.shadow) shadow.push(o.shadow);
       } else deadLetters.push(o.deadLetter);
     }
-    return { outcomes: all, decisions, deadLetters, duplicates, ...(shadow.length > 0 ? { shadow } : {}) };
+    return {
+      outcomes: all,
+      decisions,
+      deadLetters,
+      duplicates,
+      ...(shadow.length > 0 ? { shadow } : {}),
+      ...(settle ? { settle } : {}),
+      ...(published && published.size > 0 ? { published } : {}),
+    };
   }
 
-  /** Every stage after the store: features, one model call, policy, reasons for the flagged rows. */
+  /** Every stage after the store: features, one model call, policy, reasons, friction control. */
   async function score(
     valid: readonly Valid[],
     outcomes: (Outcome | undefined)[],
     pendingViews: Promise<WindowView[]>,
+    sessionIds: readonly string[],
+    pendingPolicy: Promise<(string | null)[]>,
+    origin: Origin,
+    recordAllow: boolean,
+    myTurn: Promise<void>,
   ): Promise<BatchResult> {
-    const views = await pendingViews;
+    const [views, stored] = await Promise.all([pendingViews, pendingPolicy]);
+    const policy = deps.policy();
+    const states = new Map<string, FrictionState | null>();
+    const readStates = () =>
+      sessionIds.forEach((id, k) => {
+        const fromStore = parseFriction(stored[k]);
+        const mine = overlay.get(id);
+        states.set(id, mine && (!fromStore || mine.asOf > fromStore.asOf) ? mine : fromStore);
+      });
+    // Read now to leave terminated sessions unscored; read again once earlier batches are through.
+    readStates();
     const items = valid.map((v, i) => ({ view: views[i] as WindowView, action: v.action }));
-    const x = timeStageSync(metrics, 'features', () => extractBatch(items));
+
+    // A session terminated before this batch is answered without rescoring.
+    const final = policy.friction.terminatedStaysTerminated;
+    const scoredRows = items.flatMap((item, i) =>
+      final && !item.view.duplicate && states.get(item.action.session_id)?.terminated ? [] : [i],
+    );
+    const x = timeStageSync(metrics, 'features', () => extractBatch(scoredRows.map((i) => items[i]!)));
     const model = deps.model();
     const shadowModel = deps.shadow?.() ?? null;
-    const scores = await timeStage(metrics, 'model', () => model.score(x, items.length));
-    const shadowScores = shadowModel
-      ? await timeStage(metrics, 'shadow', () => shadowModel.score(x, items.length))
+    const rowScores = await timeStage(metrics, 'model', () => model.score(x, scoredRows.length));
+    const shadowRowScores = shadowModel
+      ? await timeStage(metrics, 'shadow', () => shadowModel.score(x, scoredRows.length))
       : null;
+    const scores = new Float32Array(items.length);
+    const shadowScores = shadowRowScores ? new Float32Array(items.length) : null;
+    const xRow = new Int32Array(items.length).fill(-1);
+    scoredRows.forEach((row, k) => {
+      scores[row] = rowScores[k] as number;
+      if (shadowScores && shadowRowScores) shadowScores[row] = shadowRowScores[k] as number;
+      xRow[row] = k;
+    });
 
     const verdicts = items.map((item, i) => decide(scores[i] as number, item.action, item.view, policy));
-    const flagged = verdicts.flatMap((v, i) => (v.decision === 'ALLOW' ? [] : [i]));
+    const flagged = scoredRows.filter((i) => verdicts[i]!.decision !== 'ALLOW');
     const contrib = await timeStage(metrics, 'explain', async () => {
       if (flagged.length === 0) return new Float32Array(0);
       const sub = new Float32Array(flagged.length * FEATURE_COUNT);
-      flagged.forEach((row, k) =>
-        sub.set(x.subarray(row * FEATURE_COUNT, (row + 1) * FEATURE_COUNT), k * FEATURE_COUNT),
-      );
+      flagged.forEach((row, k) => {
+        const r = xRow[row] as number;
+        sub.set(x.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT), k * FEATURE_COUNT);
+      });
       return model.contributions(sub, flagged.length, REASON_GROUP_FEATURES);
     });
     const flaggedRow = new Map(flagged.map((row, k) => [row, k]));
+    await myTurn;
+    readStates();
 
     const decidedAt = now();
     let duplicates = 0;
+    const writes = new Map<string, FrictionState>();
+    const published = new Set<string>();
     items.forEach((item, i) => {
       const verdict = verdicts[i]!;
       const { action, view } = item;
@@ -123,66 +231,122 @@ export function createPipeline(deps: PipelineDeps) {
       const k = flaggedRow.get(i);
       const reasons =
         k === undefined
-          ? []
+          ? verdict.policyReasons
           : [
               ...verdict.policyReasons,
               ...reasonsFromContributions(contrib, k, view, action, {
-                maxReasons: policy.maxReasons,
-                minWeight: policy.minReasonWeight,
+                maxReasons: explain.maxReasons,
+                minWeight: explain.minReasonWeight,
               }),
-            ].slice(0, Math.max(policy.maxReasons, verdict.policyReasons.length));
+            ].slice(0, Math.max(explain.maxReasons, verdict.policyReasons.length));
+      const id = decisionId(action.event_id);
+      const f = applyFriction(
+        states.get(action.session_id) ?? null,
+        {
+          action,
+          view,
+          fpId: valid[i]!.input.ids.fp,
+          decisionId: id,
+          score: round4(scores[i] as number),
+          modelVersion: model.version,
+          base: verdict,
+          reasons,
+          trusted: () => decide(scores[i] as number, action, view, policy, 'none'),
+          origin,
+          recordAllow,
+        },
+        policy.friction,
+      );
+      if (f.published) published.add(id);
+      if (f.next) {
+        states.set(action.session_id, f.next);
+        writes.set(action.session_id, f.next);
+        remember(action.session_id, f.next);
+      }
       const decision: Decision = {
-        decision_id: decisionId(action.event_id),
+        decision_id: id,
         event_id: action.event_id,
         session_id: action.session_id,
         user_id: action.user_id,
         app: action.app,
         event_ts: action.ts,
         decided_at: decidedAt,
-        decision: verdict.decision,
-        score: round4(scores[i] as number),
-        model_version: model.version,
-        reasons,
+        decision: f.decision,
+        score: f.terminated ? f.terminated.score : round4(scores[i] as number),
+        model_version: f.terminated ? f.terminated.model : model.version,
+        reasons: f.reasons.slice(0, Math.max(explain.maxReasons, verdict.policyReasons.length)),
+        action: action.action,
+        policy_version: policy.id,
+        policy_rule: f.rule,
       };
       let shadow: Decision | undefined;
       if (shadowModel && shadowScores) {
-        const sv = decide(shadowScores[i] as number, action, view, policy);
+        const sv = f.terminated
+          ? { decision: f.decision, policyReasons: decision.reasons, rule: f.rule }
+          : decide(shadowScores[i] as number, action, view, policy);
         shadow = {
           ...decision,
           decision: sv.decision,
-          score: round4(shadowScores[i] as number),
+          score: f.terminated ? decision.score : round4(shadowScores[i] as number),
           model_version: shadowModel.version,
           reasons: sv.policyReasons,
+          policy_rule: sv.rule,
         };
       }
       outcomes[valid[i]!.index] = {
         kind: 'decision',
         duplicate: view.duplicate,
-        rule: verdict.rule,
+        rule: f.rule,
         decision,
         ...(shadow ? { shadow } : {}),
       };
     });
-    return collect(outcomes as Outcome[], duplicates);
+    const settle =
+      writes.size === 0
+        ? undefined
+        : () =>
+            deps.store.savePolicy(
+              [...writes].map(([sessionId, st]) => ({ sessionId, asOf: st.asOf, state: JSON.stringify(st) })),
+            );
+    return collect(outcomes as Outcome[], duplicates, settle, published);
   }
 
-  return function processBatch(records: readonly RawRecord[]): Promise<BatchResult> {
+  return function processBatch(
+    records: readonly RawRecord[],
+    opts: ProcessOptions = {},
+  ): Promise<BatchResult> {
     const started = now();
     const outcomes: (Outcome | undefined)[] = new Array(records.length);
     const valid: Valid[] = [];
     timeStageSync(metrics, 'decode', () => {
       records.forEach((raw, index) => {
         const r = deps.decode(raw, started);
-        if (r.ok) valid.push({ index, action: r.action });
+        if (r.ok) valid.push({ index, action: r.action, input: toActionInput(r.action) });
         else outcomes[index] = { kind: 'dead_letter', deadLetter: r.deadLetter };
       });
     });
     if (valid.length === 0) return Promise.resolve(collect(outcomes as Outcome[], 0));
-    // timeStage calls applyBatch before it returns: the batch is with the store from here on.
-    const views = timeStage(metrics, 'state', () =>
-      deps.store.applyBatch(valid.map((v) => toActionInput(v.action))),
+    // timeStage calls applyBatch before it returns: the batch is with the store from here on, and
+    // the policy states are asked for right behind it (one round trip for both).
+    const views = timeStage(metrics, 'state', () => deps.store.applyBatch(valid.map((v) => v.input)));
+    const sessionIds = [...new Set(valid.map((v) => v.action.session_id))];
+    const policyStates = deps.store.loadPolicy(sessionIds);
+    const myTurn = frictionTurn;
+    let done!: () => void;
+    frictionTurn = new Promise((resolve) => (done = resolve));
+    const result = score(
+      valid,
+      outcomes,
+      views,
+      sessionIds,
+      policyStates,
+      opts.origin ?? 'stream',
+      opts.recordAllow ?? false,
+      myTurn,
     );
-    return score(valid, outcomes, views);
+    // A failed batch passes its turn on too, but not before the batches begun ahead of it.
+    void result.then(done, () => myTurn.then(done));
+    return result;
   };
 }
 

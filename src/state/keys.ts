@@ -18,6 +18,8 @@ export interface SessionKeys {
   ev: string;
   /** Ledger order: eventIds, oldest first, capped at dedupeCap. */
   evq: string;
+  /** Policy (friction-control) state: `<asOf>|<json>` (savePolicy-1.lua). */
+  pol: string;
 }
 
 /**
@@ -41,8 +43,35 @@ export function checkKeyPrefix(prefix: string): string {
   return prefix;
 }
 
-/** Keys of one session; all three share one hash slot. `prefix` must already be checked. */
+/** Keys of one session; all share one hash slot. `prefix` must already be checked. */
 export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
   const base = `${prefix}${sessionTag(sessionId)}:${STATE_FORMAT}`;
-  return { win: `${base}:win`, ev: `${base}:ev`, evq: `${base}:evq` };
+  return { win: `${base}:win`, ev: `${base}:ev`, evq: `${base}:evq`, pol: `${base}:pol` };
+}
+
+/** Keys of the CAEP outbox (src/caep/outbox.ts). */
+export interface CaepKeys {
+  /** Sorted set: jti -> when the SET is next due (epoch ms; a claimed SET's lease end). */
+  due: string;
+  /** Hash: jti -> the pending SET's record (JSON). */
+  sets: string;
+  /** Hash: jti -> a SET given up on, with the reason (JSON). */
+  dead: string;
+  /** Marker that a jti was delivered; expires after caep.deliveredTtl. */
+  delivered(jti: string): string;
+}
+
+/**
+ * All outbox keys share the hash tag `{caep}` so every outbox script runs in one Redis Cluster slot.
+ * `caep:` before the tag keeps them apart from any session's keys (those start with the tag).
+ * `prefix` must already be checked.
+ */
+export function caepKeys(prefix: string): CaepKeys {
+  const base = `${prefix}caep:{caep}:v1`;
+  return {
+    due: `${base}:due`,
+    sets: `${base}:sets`,
+    dead: `${base}:dead`,
+    delivered: (jti) => `${base}:done:${jti}`,
+  };
 }

@@ -1,4 +1,4 @@
-import type { ActionInput, SessionStore, WindowView } from '../contract';
+import type { ActionInput, PolicyStateWrite, SessionStore, WindowView } from '../contract';
 import { RiskStreamError } from '../errors';
 import type { SessionEntry, StoreLimits, StoreOptions, WindowState } from './window';
 import { applyToSession, resolveStoreLimits } from './window';
@@ -22,6 +22,8 @@ export interface MemoryStoreOptions extends StoreOptions {
 /** After a logout `state` is null: the ledger outlives the window, as in Redis. */
 interface Entry extends SessionEntry {
   expiresAt: number;
+  /** Policy state (savePolicy): expires with the session. */
+  policy?: { asOf: number; state: string };
 }
 
 /**
@@ -94,6 +96,19 @@ export class MemorySessionStore implements SessionStore {
       this.evictions += 1;
     }
     return views;
+  }
+
+  async loadPolicy(sessionIds: readonly string[]): Promise<(string | null)[]> {
+    return sessionIds.map((id) => this.sessions.get(id)?.policy?.state ?? null);
+  }
+
+  async savePolicy(writes: readonly PolicyStateWrite[]): Promise<void> {
+    for (const w of writes) {
+      const entry = this.sessions.get(w.sessionId);
+      if (entry && (entry.policy === undefined || entry.policy.asOf < w.asOf)) {
+        entry.policy = { asOf: w.asOf, state: w.state };
+      }
+    }
   }
 
   async ping(): Promise<boolean> {

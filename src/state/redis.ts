@@ -1,6 +1,12 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { ReplyError } from 'ioredis';
-import type { ActionInput, FingerprintSnapshot, SessionStore, WindowView } from '../contract';
+import type {
+  ActionInput,
+  FingerprintSnapshot,
+  PolicyStateWrite,
+  SessionStore,
+  WindowView,
+} from '../contract';
 import { RiskStreamError } from '../errors';
 import type { SessionKeys } from './keys';
 import { DEFAULT_KEY_PREFIX, checkKeyPrefix, sessionKeys } from './keys';
@@ -31,6 +37,11 @@ function storeError(err: unknown): RiskStreamError {
     retriable: true,
     cause: err,
   });
+}
+
+/** savePolicy-1.lua, as the script loader registers it. */
+interface PolicyCommands {
+  savePolicy(pol: string, asOf: number, state: string, ttlMs: number): ChainableCommander;
 }
 
 /** Values per event in the script's reply (OUT_FIELDS in applyActions-3.lua). */
@@ -199,6 +210,43 @@ export class RedisSessionStore implements SessionStore {
   async peek(sessionId: string): Promise<WindowState | null> {
     const packed = await this.client.getBuffer(this.keys(sessionId).win);
     return packed === null ? null : decodeState(packed);
+  }
+
+  async loadPolicy(sessionIds: readonly string[]): Promise<(string | null)[]> {
+    if (sessionIds.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const id of sessionIds) pipeline.getex(this.keys(id).pol, 'PX', this.limits.idleTtlMs);
+    const results = await this.exec(pipeline);
+    return results.map(([err, value]) => {
+      if (err) throw storeError(err);
+      if (typeof value !== 'string') return null;
+      const bar = value.indexOf('|');
+      return bar < 0 ? null : value.slice(bar + 1);
+    });
+  }
+
+  async savePolicy(writes: readonly PolicyStateWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const pipeline = this.client.pipeline();
+    const commands = pipeline as unknown as PolicyCommands;
+    for (const w of writes)
+      commands.savePolicy(this.keys(w.sessionId).pol, w.asOf, w.state, this.limits.idleTtlMs);
+    for (const [err] of await this.exec(pipeline)) if (err) throw storeError(err);
+  }
+
+  private async exec(pipeline: ChainableCommander): Promise<[Error | null, unknown][]> {
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (err) {
+      throw storeError(err);
+    }
+    if (!results) {
+      throw new RiskStreamError('STORE_UNAVAILABLE', 'session store: pipeline returned no results', {
+        retriable: true,
+      });
+    }
+    return results;
   }
 
   /** Cheap: false at once while the client is not connected, instead of queueing. */

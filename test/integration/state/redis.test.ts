@@ -295,10 +295,9 @@ describe('state/scripts', () => {
   it('finds the lua folder from src/ and from a compiled dist/src/', () => {
     const root = join(__dirname, '..', '..', '..');
     assert.equal(luaDir(join(root, 'dist', 'src', 'state')), join(root, 'src', 'state', 'lua'));
-    assert.deepEqual(
-      loadScripts().map((s) => [s.name, s.numberOfKeys]),
-      [['applyActions', 3]],
-    );
+    const scripts = loadScripts().map((s) => `${s.name}-${s.numberOfKeys}`);
+    for (const expected of ['applyActions-3', 'savePolicy-1'])
+      assert.ok(scripts.includes(expected), expected);
   });
 });
 

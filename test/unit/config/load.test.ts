@@ -47,9 +47,9 @@ describe('config/load', () => {
     ['a bad boolean', { RISK_STREAM_KAFKA_EMIT_ALLOW: 'perhaps' }, /kafka\.emitAllow/],
     ['an unknown variable', { RISK_STREAM_KAFKA_BROKER: 'x' }, /unknown setting RISK_STREAM_KAFKA_BROKER/],
     [
-      'inconsistent thresholds',
-      { RISK_STREAM_POLICY_STEP_UP_SCORE: '0.95' },
-      /policy\.stepUpScore.*terminateScore/,
+      'a policy file that is invalid',
+      { RISK_STREAM_POLICY_FILE: '/nonexistent/policy.yaml' },
+      /policy\.file.*RISK_STREAM_POLICY_FILE.*cannot read policy file \/nonexistent\/policy\.yaml/,
     ],
   ];
   for (const [what, env, message] of bad) {

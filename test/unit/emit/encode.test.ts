@@ -34,6 +34,9 @@ function decision(overrides: Partial<Decision> = {}): Decision {
       },
       { code: 'ASN_CHANGED', detail: 'AS7922 -> AS14061', weight: 0.1 },
     ],
+    action: 'export',
+    policy_version: 'default@1#0a1b2c3d',
+    policy_rule: 'sensitivity_matrix',
     ...overrides,
   };
 }
@@ -99,6 +102,18 @@ describe('emit/encode', () => {
       }
     });
 
+    it('reads decisions written with version 1 of the schema, bare or framed, as v2 with nulls', () => {
+      const reg = defaultRegistry();
+      const v1 = reg.byId(2);
+      assert.ok(v1);
+      const { action: _a, policy_version: _v, policy_rule: _r, ...old } = rounded;
+      const bare = v1.toBuffer(old);
+      const expected = { ...rounded, action: null, policy_version: null, policy_rule: null };
+      assert.deepEqual(decodeDecision(bare), expected);
+      assert.deepEqual(decodeDecision(Buffer.concat([Buffer.from([0, 0, 0, 0, 2]), bare])), expected);
+      assert.equal(reg.defaultIds.decision, 4);
+    });
+
     it('frames Confluent output with the registry id, or the one given', () => {
       const def = encodeDecision(decision(), 'confluent');
       assert.deepEqual([...def.subarray(0, 5)], [0, 0, 0, 0, defaultRegistry().defaultIds.decision]);
@@ -119,10 +134,14 @@ describe('emit/encode', () => {
 
     it('decodeDecision throws INPUT_INVALID on garbage, fast', () => {
       const good = encodeDecision(decision(), 'avro');
-      // reasons is the last field: an empty array ends in one 0x00; announce 2^30 reasons instead.
-      const empty = encodeDecision(decision({ reasons: [] }), 'avro');
+      // An empty reasons array is one 0x00 before the three null unions of v2 (0x00 each);
+      // announce 2^30 reasons instead.
+      const empty = encodeDecision(
+        decision({ reasons: [], action: null, policy_version: null, policy_rule: null }),
+        'avro',
+      );
       const evil = Buffer.concat([
-        empty.subarray(0, empty.length - 1),
+        empty.subarray(0, empty.length - 4),
         Buffer.from([0x80, 0x80, 0x80, 0x80, 0x08, 0x02]),
       ]);
       assert.throws(() => decodeDecision(evil), {

@@ -89,6 +89,47 @@ describe('pipeline/process (memory store, the shipped model)', function () {
     assert.deepEqual(strip(afterRedelivery!), strip(withoutRedelivery!));
   });
 
+  it('batches that overlap decide friction in the order they were begun: a later one sees an earlier termination', async () => {
+    // Every action looks like an attack; the first batch's model call is slow, so the second
+    // batch is scored while the first is not yet through friction control.
+    let delayMs = 0;
+    const alarmed = Object.create(scorer) as Scorer;
+    alarmed.score = async (_x: Float32Array, rows: number) => {
+      const wait = delayMs;
+      delayMs = 0;
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      return new Float32Array(rows).fill(0.9999);
+    };
+    const process = buildPipeline({
+      settings,
+      store: buildMemoryStore(settings),
+      model: () => alarmed,
+      format: 'json',
+      allowJson: true,
+    });
+    const [start] = simulate({ seed: 6, sessions: 1, attackRate: 0, start: Date.UTC(2026, 9, 1) }).events;
+    const at = (n: number) => ({
+      ...start!,
+      event_id: `overlap-${n}`,
+      ts: start!.ts + n * 1000,
+      action: 'view',
+    });
+    delayMs = 200;
+    const first = process([raw(JSON.stringify(at(1)), 1)]);
+    const second = process([raw(JSON.stringify(at(2)), 1)]);
+    const [a] = (await first).decisions;
+    const [b] = (await second).decisions;
+    assert.equal(a!.decision, 'TERMINATE');
+    assert.notEqual(a!.policy_rule, 'friction.terminated');
+    assert.equal(b!.decision, 'TERMINATE');
+    assert.equal(
+      b!.policy_rule,
+      'friction.terminated',
+      'the session was terminated once, by the first batch',
+    );
+    assert.equal(b!.score, a!.score, 'answered with the terminating score, not rescored');
+  });
+
   it('a shadow model scores the same rows: its decisions come back aligned, are written apart and counted, and change nothing', async () => {
     // A shadow that disagrees: the active model's score turned upside down.
     const inverted = {
@@ -141,7 +182,9 @@ describe('pipeline/process (memory store, the shipped model)', function () {
       assert.equal(sd.event_id, d.event_id);
       assert.equal(sd.decision_id, d.decision_id);
       assert.equal(sd.model_version, 'inverted');
-      assert.equal(sd.score, Math.round((1 - d.score) * 1e4) / 1e4);
+      // A session terminated earlier reports the terminating decision's score (not rescored).
+      if (d.policy_rule !== 'friction.terminated')
+        assert.equal(sd.score, Math.round((1 - d.score) * 1e4) / 1e4);
     });
     assert.deepEqual(written[0]!.shadow, shadow);
     const differ = shadow.filter((sd, i) => sd.decision !== result.decisions[i]!.decision).length;

@@ -11,11 +11,12 @@ function hashedPart(key: string): string {
 }
 
 describe('state/keys', () => {
-  it('builds the three keys of a session with its id as hash tag', () => {
+  it('builds the keys of a session with its id as hash tag', () => {
     assert.deepEqual(sessionKeys('rs:', 'sess-42'), {
       win: 'rs:{sess-42}:v2:win',
       ev: 'rs:{sess-42}:v2:ev',
       evq: 'rs:{sess-42}:v2:evq',
+      pol: 'rs:{sess-42}:v2:pol',
     });
   });
 
@@ -23,7 +24,7 @@ describe('state/keys', () => {
   for (const id of awkward) {
     it(`keeps the keys of session id ${JSON.stringify(id)} in one slot, distinct from other ids`, () => {
       const keys = sessionKeys('rs:', id);
-      const parts = [keys.win, keys.ev, keys.evq].map(hashedPart);
+      const parts = [keys.win, keys.ev, keys.evq, keys.pol].map(hashedPart);
       assert.equal(new Set(parts).size, 1, `hashed parts differ: ${parts.join(' | ')}`);
       assert.ok(!['win', 'ev', 'evq'].some((suffix) => parts[0]!.endsWith(suffix)));
     });

@@ -1,0 +1,256 @@
+import type { DecisionType, Reason, SessionAction, WindowView } from '../contract';
+import type { FrictionSettings } from './compile';
+import type { PolicyOutcome } from './decide';
+import { stricter } from './decide';
+
+/**
+ * Friction control: what a session's earlier decisions and step-ups do to the next decision.
+ * Pure; the pipeline keeps one state per session (in the session store, next to the window) and
+ * runs the session's events through `applyFriction` in order.
+ *
+ * - `step_up_passed`: ALLOW; the fingerprint that passed is trusted for `trustAfterStepUp`: a
+ *   STEP_UP or BLOCK_ACTION it would get is re-decided as if the score carried no risk (a critical
+ *   score still terminates). A new, different fingerprint is scored as usual.
+ * - `step_up_failed`: the escalation response (`escalateTo`), TERMINATE after `terminateAfter`
+ *   failures since the last pass; until a pass, every STEP_UP becomes the escalation response.
+ * - A STEP_UP whose causes (reason codes) were all stepped up within `stepUpCooldown` is answered
+ *   ALLOW: the enforcement point is already asking for the step-up.
+ * - TERMINATE is final: later events are answered TERMINATE without rescoring.
+ */
+
+export interface FrictionState {
+  /** Arrival number (view.n) of the latest event that changed this state; -1 for a new one. */
+  asOf: number;
+  terminated: { ts: number; decisionId: string; score: number; model: string } | null;
+  trust: { until: number; fps: string[] } | null;
+  /** Reason code -> event time until which it is not stepped up again. */
+  cooldown: Record<string, number>;
+  /** Failed step-ups since the last passed one. */
+  failures: number;
+  /**
+   * The latest outcomes friction changed, that were not ALLOW, or that the inline API decided:
+   * [event_id, decision, rule, origin]. A redelivered event gets its recorded outcome back; one
+   * the inline API already published is not published again.
+   */
+  recent: RecentOutcome[];
+}
+
+/** Where a decision was made: the stream (Kafka, replay) or the inline API, which publishes it itself. */
+export type Origin = 'stream' | 'api';
+/** [event_id, decision, rule, origin, the reasons when friction changed them (else null)]. */
+export type RecentOutcome = [string, DecisionType, string, Origin, Reason[] | null];
+
+const RECENT = 32;
+const MAX_TRUSTED_FPS = 8;
+
+/** A session with no policy state yet. Shared and frozen: a change is always a new object. */
+const EMPTY: Readonly<FrictionState> = Object.freeze({
+  asOf: -1,
+  terminated: null,
+  trust: null,
+  cooldown: Object.freeze({}) as Record<string, number>,
+  failures: 0,
+  recent: Object.freeze([]) as unknown as RecentOutcome[],
+});
+
+export function parseFriction(text: string | null | undefined): FrictionState | null {
+  if (!text) return null;
+  try {
+    const s = JSON.parse(text) as FrictionState;
+    return typeof s.asOf === 'number' && Array.isArray(s.recent) ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface FrictionInput {
+  action: SessionAction;
+  view: WindowView;
+  /** The event's whole-fingerprint id (ActionInput.ids.fp). */
+  fpId: string;
+  decisionId: string;
+  score: number;
+  modelVersion: string;
+  /** The policy's outcome before friction, and the reasons it would carry. */
+  base: PolicyOutcome;
+  reasons: readonly Reason[];
+  /** The policy's outcome for this event at risk `none` (what a trusted session gets). */
+  trusted: () => PolicyOutcome;
+  origin: Origin;
+  /**
+   * Record the inline API's ALLOW answers too (when ALLOWs are published: kafka.emitAllow), so the
+   * Kafka copy of the action is not published again. Otherwise only non-ALLOW answers are recorded.
+   */
+  recordAllow?: boolean;
+}
+
+export interface FrictionResult {
+  decision: DecisionType;
+  rule: string;
+  reasons: Reason[];
+  /** Set when the event belongs to a session terminated earlier: the score and model to report. */
+  terminated: { score: number; model: string } | null;
+  /** The session's next state, or null when this event did not change it. */
+  next: FrictionState | null;
+  /** A redelivered event the inline API decided and published already: not to be published again. */
+  published: boolean;
+}
+
+const reason = (code: string, detail: string, weight = 1): Reason => ({ code, detail, weight });
+
+export function applyFriction(
+  state: FrictionState | null,
+  input: FrictionInput,
+  f: FrictionSettings,
+): FrictionResult {
+  const s: FrictionState = state ?? EMPTY;
+  const { action, view, base } = input;
+  const ts = action.ts;
+  const n = view.n;
+  /** `from` with this event's outcome recorded, as of this event. */
+  const record = (
+    from: FrictionState,
+    decision: DecisionType,
+    rule: string,
+    reasons: readonly Reason[],
+  ): FrictionState => {
+    const own = reasons.length === input.reasons.length && reasons.every((r, i) => r === input.reasons[i]);
+    const entry: RecentOutcome = [action.event_id, decision, rule, input.origin, own ? null : [...reasons]];
+    return { ...from, asOf: n, recent: [...from.recent, entry].slice(-RECENT) };
+  };
+  const { origin } = input;
+  const done = (
+    decision: DecisionType,
+    rule: string,
+    reasons: Reason[],
+    next: FrictionState | null,
+  ): FrictionResult => ({
+    decision,
+    rule,
+    reasons,
+    terminated: null,
+    // The inline API's published answers are recorded, so the same action arriving on Kafka later
+    // is recognised as published.
+    next:
+      next ??
+      (origin === 'api' && !view.duplicate && (decision !== 'ALLOW' || input.recordAllow === true)
+        ? record(s, decision, rule, reasons)
+        : null),
+    published: false,
+  });
+  const keep = (decision: DecisionType, rule: string, reasons: Reason[]): FrictionResult =>
+    done(decision, rule, reasons, null);
+
+  // A redelivered event gets what it got the first time: the recorded outcome, or (when nothing
+  // was recorded and the state has moved on since) the policy's own outcome, which was an ALLOW.
+  if (view.duplicate) {
+    const seen = s.recent.find((r) => r[0] === action.event_id);
+    if (seen) {
+      return { ...keep(seen[1], seen[2], seen[4] ?? [...input.reasons]), published: seen[3] === 'api' };
+    }
+    if (n < s.asOf) return keep(base.decision, base.rule, [...input.reasons]);
+  }
+
+  if (s.terminated && f.terminatedStaysTerminated) {
+    const reasons = [
+      reason(
+        'SESSION_TERMINATED',
+        `the session was terminated at ${new Date(s.terminated.ts).toISOString()} by decision ${s.terminated.decisionId}; not rescored`,
+      ),
+    ];
+    return {
+      ...done('TERMINATE', 'friction.terminated', reasons, null),
+      terminated: { score: s.terminated.score, model: s.terminated.model },
+    };
+  }
+
+  const terminate = (from: FrictionState, rule: string, reasons: Reason[]): FrictionResult => {
+    const terminated = { ts, decisionId: input.decisionId, score: input.score, model: input.modelVersion };
+    return done(
+      'TERMINATE',
+      rule,
+      reasons,
+      record({ ...from, trust: null, terminated }, 'TERMINATE', rule, reasons),
+    );
+  };
+
+  if (action.action === 'step_up_passed') {
+    if (base.decision === 'TERMINATE') return terminate(s, base.rule, [...input.reasons]);
+    const fps = s.trust && s.trust.until > ts ? s.trust.fps.filter((fp) => fp !== input.fpId) : [];
+    const rule = 'friction.step_up_passed';
+    const next: FrictionState = {
+      ...s,
+      failures: 0,
+      cooldown: {},
+      trust: { until: ts + f.trustAfterStepUpMs, fps: [...fps, input.fpId].slice(-MAX_TRUSTED_FPS) },
+    };
+    const reasons = [
+      reason(
+        'STEP_UP_PASSED',
+        `step-up passed from ${action.client.ip}: trusted from this client for ${Math.round(f.trustAfterStepUpMs / 60_000)} min`,
+        0,
+      ),
+    ];
+    return done('ALLOW', rule, reasons, record(next, 'ALLOW', rule, reasons));
+  }
+
+  if (action.action === 'step_up_failed') {
+    const failures = s.failures + 1;
+    const detail = `${failures} failed step-up${failures === 1 ? '' : 's'} in this session`;
+    const next: FrictionState = { ...s, failures, trust: null };
+    const reasons = [reason('STEP_UP_FAILED', detail), ...input.reasons];
+    if (failures >= f.terminateAfter || base.decision === 'TERMINATE') {
+      return terminate(next, 'friction.step_up_failed', reasons);
+    }
+    const decision = stricter(base.decision, f.escalateTo);
+    const rule = 'friction.step_up_failed';
+    return done(decision, rule, reasons, record(next, decision, rule, reasons));
+  }
+
+  if (base.decision === 'TERMINATE') return terminate(s, base.rule, [...input.reasons]);
+  if (base.decision === 'ALLOW') return keep('ALLOW', base.rule, [...input.reasons]);
+
+  // STEP_UP or BLOCK_ACTION.
+  let decision: DecisionType = base.decision;
+  let rule = base.rule;
+  let reasons = [...input.reasons];
+  let next: FrictionState = s;
+
+  if (s.trust && s.trust.until > ts && s.trust.fps.includes(input.fpId)) {
+    const t = input.trusted();
+    decision = t.decision === 'STEP_UP' ? 'ALLOW' : t.decision;
+    rule = 'friction.trusted_after_step_up';
+    reasons = [
+      reason(
+        'TRUSTED_AFTER_STEP_UP',
+        `a step-up passed from this client until ${new Date(s.trust.until).toISOString()}: ${base.decision} not applied`,
+        0,
+      ),
+      ...t.policyReasons,
+      ...reasons,
+    ];
+  } else if (decision === 'STEP_UP' && s.failures > 0) {
+    decision = f.escalateTo;
+    rule = 'friction.step_up_failed';
+    reasons = [
+      reason('STEP_UP_FAILED', `${s.failures} failed step-up(s) since the last passed one`),
+      ...reasons,
+    ];
+  } else if (decision === 'STEP_UP') {
+    const causes = reasons.length > 0 ? [...new Set(reasons.map((r) => r.code))] : ['*'];
+    if (causes.every((c) => (s.cooldown[c] ?? -Infinity) > ts)) {
+      decision = 'ALLOW';
+      rule = 'friction.step_up_cooldown';
+      reasons = [
+        reason('STEP_UP_COOLDOWN', `already stepped up for ${causes.join(', ')} within the cooldown`, 0),
+        ...reasons,
+      ];
+    } else {
+      const cooldown: Record<string, number> = {};
+      for (const [c, until] of Object.entries(s.cooldown)) if (until > ts) cooldown[c] = until;
+      for (const c of causes) cooldown[c] = ts + f.stepUpCooldownMs;
+      next = { ...s, cooldown };
+    }
+  }
+  return done(decision, rule, reasons, record(next, decision, rule, reasons));
+}
