@@ -67,6 +67,7 @@ class Coalescer {
   private queue: Pending[] = [];
   private scheduled = false;
   private inFlight = 0;
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: EvaluateDeps,
@@ -87,9 +88,21 @@ class Coalescer {
     setImmediate(() => {
       this.scheduled = false;
       const batch = this.queue.splice(0, this.deps.maxBatch);
-      if (batch.length > 0) void this.run(batch);
+      if (batch.length > 0) {
+        const run = this.run(batch);
+        this.running.add(run);
+        void run.finally(() => this.running.delete(run));
+      }
       this.schedule();
     });
+  }
+
+  /** Resolves once every request taken is answered and its batch settled (answers come first). */
+  async drain(): Promise<void> {
+    while (this.running.size > 0 || this.queue.length > 0) {
+      if (this.running.size > 0) await Promise.allSettled([...this.running]);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private async run(batch: Pending[]): Promise<void> {
@@ -101,9 +114,21 @@ class Coalescer {
         origin: 'api',
         recordAllow: this.deps.publish && this.deps.publishAllow,
       });
-      if (this.deps.publish) await handler.emit(records, result);
-      else await result.settle?.();
-      batch.forEach((p, i) => p.resolve(result.outcomes[i] as Outcome));
+      const answer = (only?: (o: Outcome) => boolean) =>
+        batch.forEach((p, i) => {
+          const o = result.outcomes[i] as Outcome;
+          if (!only || only(o)) p.resolve(o);
+        });
+      if (!this.deps.publish) {
+        answer();
+        await result.settle?.();
+        return;
+      }
+      // A decision that is published is answered once Kafka has it (the audit trail comes first);
+      // the rest (unpublished ALLOWs, invalid requests) at once. Settling follows either way.
+      const written = new Set(handler.toEmit(result).map((d) => d.decision_id));
+      answer((o) => o.kind !== 'decision' || !written.has(o.decision.decision_id));
+      await handler.emit(records, result, answer);
     } catch (err) {
       for (const p of batch) p.reject(err);
     } finally {
@@ -131,6 +156,9 @@ export function registerEvaluateRoute(app: FastifyInstance, deps: EvaluateDeps):
     if (deps.tokens.length > 0 && header?.startsWith('Bearer ')) return matches(header.slice(7).trim());
     return false;
   };
+
+  // Closing the server waits for batches still settling after their requests were answered.
+  app.addHook('onClose', () => coalescer.drain());
 
   app.register(async (scope) => {
     // The body stays bytes: the pipeline's decoder validates it (one code path with Kafka input).

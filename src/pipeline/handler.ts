@@ -28,8 +28,13 @@ export interface BatchHandler {
    * batches begun one after another update sessions in that order (see createPipeline).
    */
   process(records: readonly RawRecord[], opts?: ProcessOptions): Promise<BatchResult>;
-  /** Writes a processed batch's output, waits for the sink's acknowledgement, records metrics. */
-  emit(records: readonly RawRecord[], result: BatchResult): Promise<void>;
+  /**
+   * Writes a processed batch's output, waits for the sink's acknowledgement, runs the follow-ups,
+   * settles the batch and records metrics. `onWritten` is called once the sink acknowledged.
+   */
+  emit(records: readonly RawRecord[], result: BatchResult, onWritten?: () => void): Promise<void>;
+  /** The decisions `emit` writes for this batch. */
+  toEmit(result: BatchResult): Decision[];
 }
 
 /**
@@ -48,14 +53,21 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
     return records.length === 0 ? Promise.resolve(EMPTY) : opts.process(records, how);
   }
 
-  async function emit(records: readonly RawRecord[], result: BatchResult): Promise<void> {
+  const out = (ds: readonly Decision[], published: ReadonlySet<string> | undefined) =>
+    ds.filter((d) => (opts.emitAllow || mustEmit(d)) && !published?.has(d.decision_id));
+
+  async function emit(
+    records: readonly RawRecord[],
+    result: BatchResult,
+    onWritten?: () => void,
+  ): Promise<void> {
     if (records.length === 0) return;
-    const published = result.published;
-    const out = (ds: readonly Decision[]) =>
-      ds.filter((d) => (opts.emitAllow || mustEmit(d)) && !published?.has(d.decision_id));
-    const toEmit = out(result.decisions);
+    const toEmit = out(result.decisions, result.published);
     const shadow = result.shadow ?? [];
-    await timeStage(m, 'emit', () => opts.sink.write(toEmit, result.deadLetters, out(shadow)));
+    await timeStage(m, 'emit', () =>
+      opts.sink.write(toEmit, result.deadLetters, out(shadow, result.published)),
+    );
+    onWritten?.();
     if (opts.followUp && toEmit.length > 0) {
       const followUp = opts.followUp;
       await timeStage(m, 'follow_up', () => followUp(toEmit));
@@ -83,6 +95,7 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
   return {
     process,
     emit,
+    toEmit: (result) => out(result.decisions, result.published),
     async handle(records) {
       const result = await process(records);
       await emit(records, result);
