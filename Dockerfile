@@ -27,10 +27,11 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/schemas ./schemas
 COPY --from=build /app/models ./models
-# The Redis Lua scripts and the built-in policy are read from src/ at run time (the build does not
-# copy them).
+# The Redis Lua scripts, the built-in policy and the analyst page (/ui/) are read from src/ at run
+# time (the build does not copy them).
 COPY --from=build /app/src/state/lua ./src/state/lua
 COPY --from=build /app/src/policy/default.yaml ./src/policy/default.yaml
+COPY --from=build /app/src/ui ./src/ui
 USER node
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -25,6 +25,28 @@ const nodeGlobals = {
   URL: 'readonly',
 };
 
+// The browser globals src/ui/app.js uses.
+const browserGlobals = Object.fromEntries(
+  [
+    'window',
+    'document',
+    'location',
+    'navigator',
+    'sessionStorage',
+    'fetch',
+    'URL',
+    'URLSearchParams',
+    'AbortController',
+    'TextDecoderStream',
+    'Intl',
+    'getSelection',
+    'requestAnimationFrame',
+    'setTimeout',
+    'clearTimeout',
+    'console',
+  ].map((name) => [name, 'readonly']),
+);
+
 const unusedVars = [
   'error',
   {
@@ -79,5 +101,11 @@ module.exports = defineConfig([
       'no-unused-vars': 'off',
       '@typescript-eslint/no-unused-vars': unusedVars,
     },
+  },
+
+  {
+    // The analyst page's script: a plain ES module run by the browser (served as is by src/http/ui.ts).
+    files: ['src/ui/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 ]);

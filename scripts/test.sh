@@ -8,7 +8,9 @@
 #   npm test -- test/unit/policy  a path among them replaces the default test folders
 #
 # Environment: RISK_STREAM_TEST_KAFKA (host:port of a broker to use instead of starting one),
-# RISK_STREAM_TEST_REDIS (redis:// URL to use as is), plus what scripts/kafka.sh and scripts/redis.sh read.
+# RISK_STREAM_TEST_REDIS (redis:// URL to use as is), RISK_STREAM_TEST_CHROMIUM (the browser for
+# test/e2e/ui.test.ts; default /usr/bin/chromium, installed from Debian's packages when missing), plus
+# what scripts/kafka.sh and scripts/redis.sh read.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -96,6 +98,8 @@ phase format npm run --silent format:check
 # --- services ------------------------------------------------------------------------------------------
 
 phase 'kafka fetch' scripts/kafka.sh fetch
+# test/unit/deploy checks the alert rules with promtool: from the PATH, or Debian's package unpacked into .run/.
+phase 'promtool fetch' scripts/promtool.sh
 
 start_kafka() {
   if [[ -n ${RISK_STREAM_TEST_KAFKA:-} ]]; then
@@ -126,6 +130,48 @@ ensure_redis() {
   export RISK_STREAM_TEST_REDIS=redis://127.0.0.1:$REDIS_PORT
 }
 phase redis ensure_redis
+
+# The browser test (test/e2e/ui.test.ts) drives Debian's chromium through playwright-core; it is
+# installed when missing, and only when that test is going to run.
+needs_browser() {
+  ((${#SPECS[@]} > 0)) && return 0
+  local arg
+  for arg in "$@"; do
+    arg=${arg#./}
+    if [[ $arg != -* && -e $arg && test/e2e/ui.test.ts == "$arg"* ]]; then return 0; fi
+  done
+  return 1
+}
+ensure_chromium() {
+  local bin=${RISK_STREAM_TEST_CHROMIUM:-/usr/bin/chromium}
+  if [[ -x $bin ]]; then
+    say "chromium: $bin"
+  elif [[ -n ${RISK_STREAM_TEST_CHROMIUM:-} ]]; then
+    say "RISK_STREAM_TEST_CHROMIUM=$bin is not an executable"
+    return 1
+  else
+    say "chromium not found; installing the Debian package"
+    local -a sudo=()
+    if ((EUID != 0)); then
+      command -v sudo >/dev/null || {
+        say "not root and no sudo: install chromium yourself (apt-get install chromium)"
+        return 1
+      }
+      # No terminal (CI): never wait for a password prompt.
+      if [[ -t 0 ]]; then sudo=(sudo); else sudo=(sudo -n); fi
+    fi
+    local -a apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq)
+    # A fresh image may have no package lists yet: update only when the install cannot find it.
+    "${apt[@]}" install -y --no-install-recommends chromium >/dev/null ||
+      { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends chromium >/dev/null; }
+    [[ -x $bin ]] || {
+      say "apt-get installed chromium but there is no $bin"
+      return 1
+    }
+  fi
+  export RISK_STREAM_TEST_CHROMIUM=$bin
+}
+if needs_browser "$@"; then phase chromium ensure_chromium; fi
 
 # --- tests ---------------------------------------------------------------------------------------------
 

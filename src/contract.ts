@@ -201,12 +201,90 @@ export interface WindowView {
   capped: boolean;
 }
 
-/** One session's policy state to store (see SessionStore.savePolicy). */
+/** One session's policy state to store (see SessionStore.settle). */
 export interface PolicyStateWrite {
   sessionId: string;
   /** Arrival number (WindowView.n) of the event that made this state. */
   asOf: number;
   state: string;
+}
+
+/**
+ * An evidence record on the audit topic (src/evidence/record.ts): hash-chained per session.
+ */
+/** The client parts compared between actions. */
+export const CLIENT_PARTS = ['ip', 'asn', 'country', 'user_agent', 'ja4', 'device_id'] as const;
+export type ClientPart = (typeof CLIENT_PARTS)[number];
+
+export interface EvidenceRecord {
+  evidence_version: number;
+  /** Name-based (v5) UUID of the decision: the same for a record written again. */
+  evidence_id: string;
+  session_id: string;
+  user_id: string;
+  /** The evidence_id of this chain's first record. */
+  chain: string;
+  /** 1 for a chain's first record, then +1 per record. */
+  seq: number;
+  prev_hash: string;
+  decision_id: string;
+  event_id: string;
+  /** Event time of the action (epoch ms). */
+  event_ts: number;
+  /** When the engine decided (epoch ms). */
+  decided_at: number;
+  /** The action as received, client fingerprint included. */
+  action: SessionAction;
+  /** Which parts of the client differ from the session's previous action, and which are new to it. */
+  fingerprint: { id: string; changed: ClientPart[]; new_to_session: ClientPart[] };
+  /** The policy catalog's sensitivity of the action. */
+  sensitivity: string;
+  /** The model inputs, by name; null when the action was not scored (a terminated session). */
+  features: Record<string, number> | null;
+  score: number;
+  model_version: string;
+  policy_version: string;
+  policy_rule: string;
+  decision: DecisionType;
+  reasons: Reason[];
+  hash: string;
+}
+
+/** What SessionStore.settle stores for a batch. */
+export interface SettleBatch {
+  policy: readonly PolicyStateWrite[];
+  /** Timeline entries (JSON) with the event's arrival number; an entry replaces one with the same n. */
+  timeline: readonly { sessionId: string; n: number; entry: string }[];
+  /** Non-ALLOW decisions (JSON) for the recent-decisions index. */
+  decisions: readonly string[];
+}
+
+/** A decision in the recent-decisions index, with its position (a cursor for paging or following). */
+export interface IndexedDecision {
+  cursor: string;
+  json: string;
+}
+
+/** What the store tells about a session's window (for the analyst API). */
+export interface WindowSummary {
+  /** Events in the window. */
+  events: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  /** The session's first fingerprint and its latest one (by event time). */
+  baseline: FingerprintSnapshot | null;
+  latest: FingerprintSnapshot | null;
+  distinct: { fp: number; ua: number; ja4: number; dev: number; asn: number; country: number };
+  capped: boolean;
+}
+
+export interface StoredSession {
+  /** Null when the session is unknown, expired or logged out. */
+  window: WindowSummary | null;
+  /** The policy (friction-control) state, opaque here. */
+  policy: string | null;
+  /** Milliseconds until the session's keys expire (null: unknown). */
+  expiresInMs: number | null;
 }
 
 /** Per-session state: Redis in production, memory for the demo and replay. Same semantics. */
@@ -226,10 +304,22 @@ export interface SessionStore {
    */
   loadPolicy(sessionIds: readonly string[]): Promise<(string | null)[]>;
   /**
-   * Stores policy states; a state is kept only if its `asOf` is greater than the stored one's,
-   * so a late writer never overwrites a newer state.
+   * What a batch leaves once its decisions are durable, in one round trip: policy states (each
+   * kept only if its `asOf` is greater than the stored one's, so a late writer never overwrites a
+   * newer state), timeline entries and the recent-decisions index.
    */
-  savePolicy(writes: readonly PolicyStateWrite[]): Promise<void>;
+  settle(batch: SettleBatch): Promise<void>;
+  /** The session's window (null: unknown or expired), policy state and time to expiry. */
+  readSession(sessionId: string): Promise<StoredSession>;
+  /** The session's timeline entries (JSON), oldest first. */
+  readTimeline(sessionId: string): Promise<string[]>;
+  /** Recent non-ALLOW decisions (JSON), newest first, older than `before` (a cursor from an earlier page). */
+  readDecisions(before: string | null, count: number): Promise<IndexedDecision[]>;
+  /**
+   * Decisions indexed after the cursor `after` (null: from now on), oldest first; waits up to
+   * `waitMs` for one. For a live feed: one caller per process, fanned out.
+   */
+  followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]>;
   /** Cheap liveness check for /readyz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -240,11 +330,13 @@ export interface OutputSink {
   /**
    * Resolves once the output is durable (Kafka: acknowledged by the broker; files: flushed).
    * `shadow`: what a shadow model would have decided, for a sink that keeps it apart (never enforced).
+   * `evidence`: evidence records (the audit topic), for a sink that keeps them.
    */
   write(
     decisions: readonly Decision[],
     deadLetters: readonly DeadLetter[],
     shadow?: readonly Decision[],
+    evidence?: readonly EvidenceRecord[],
   ): Promise<void>;
   close(): Promise<void>;
 }

@@ -100,6 +100,7 @@ export function buildRedisStore(client: Redis, settings: Settings, metrics?: Met
     maxDistinct: settings.redis.maxDistinct,
     maxRing: settings.redis.maxRing,
     onRoundTrip: (ms) => metrics?.redisRoundTrip.observe(ms / 1000),
+    timeline: settings.timeline,
   });
 }
 
@@ -111,6 +112,7 @@ export function buildMemoryStore(settings: Settings, opts: { eventTime?: boolean
     maxDistinct: settings.redis.maxDistinct,
     maxRing: settings.redis.maxRing,
     eventTime: opts.eventTime ?? false,
+    timeline: settings.timeline,
   });
 }
 
@@ -157,6 +159,8 @@ export function buildPipeline(opts: {
     ...(opts.shadow ? { shadow: opts.shadow } : {}),
     policy: opts.policy ?? (() => activePolicy(settings)),
     explain: { maxReasons: settings.policy.maxReasons, minReasonWeight: settings.policy.minReasonWeight },
+    evidence: settings.evidence.enabled ? { minSensitivity: settings.evidence.minSensitivity } : null,
+    timeline: settings.timeline.maxEntries > 0 || settings.timeline.maxDecisions > 0,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
 }

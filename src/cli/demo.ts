@@ -2,7 +2,11 @@ import type { Decision, DecisionType } from '../contract';
 import type { Settings } from '../config/schema';
 import { encodeAction } from '../emit/encode';
 import { MemorySink } from '../emit/files';
+import type { FastifyInstance } from 'fastify';
+import { registerInvestigationRoutes } from '../http/investigate';
+import { resolveHttpSecurity } from '../http/security';
 import { buildServer } from '../http/server';
+import { registerUi } from '../http/ui';
 import { InProcessTopic } from '../ingest/inprocess';
 import type { Logger } from '../log';
 import { createMetrics } from '../metrics/metrics';
@@ -78,6 +82,19 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
     ],
     info: () => ({ mode: 'demo', model: scorer.version, backend: scorer.backend }),
     onReady: (ready) => metrics.ready.set(ready ? 1 : 0),
+    routes: [
+      (app: FastifyInstance) => {
+        const security = resolveHttpSecurity(settings.http);
+        registerInvestigationRoutes(app, {
+          store,
+          analystTokens: security.analystTokens,
+          adminTokens: security.adminTokens,
+          open: security.analystOpen,
+          log,
+        });
+        registerUi(app);
+      },
+    ],
   });
   if (settings.http.enabled) {
     await server.listen({ host: settings.http.host, port: settings.http.port });

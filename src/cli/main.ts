@@ -14,6 +14,8 @@ import {
   shadowVersion,
 } from '../model/registry';
 import { runDemo } from './demo';
+import { formatReport } from './diagnose';
+import { runDoctor } from './doctor';
 import { runEvaluate } from './evaluate';
 import { exportFeatures } from './features';
 import { loadSimConfig } from '../sim/config';
@@ -21,6 +23,7 @@ import { replay } from './replay';
 import { activePolicy } from './context';
 import { formatPolicyTest, policyTest } from './policy';
 import { loadPolicyFile } from '../policy/compile';
+import { exportEvidence, formatVerify, parseTime, verifyEvidenceFile } from './evidence';
 import { runEngine } from './run';
 import { runSimulate } from './simulate';
 import { importTrained, train, type SimulatedData } from './train';
@@ -94,6 +97,46 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('doctor')
+    .description(
+      'check what `run` needs (settings, Kafka and the topics, Redis, model, policy, CAEP receivers, HTTP port) and say what to fix; exit 1 if anything failed',
+    )
+    .option('--brokers <list>', 'Kafka bootstrap brokers (kafka.brokers)')
+    .option('--redis-url <url>', 'Redis URL (redis.url)')
+    .option('--port <n>', 'HTTP port (http.port)', intArg(0))
+    .option('--timeout <d>', 'most time each network step may take', durationArg, 3000)
+    .option('--json', 'print the results as JSON')
+    .action(
+      async (
+        o: { brokers?: string; redisUrl?: string; port?: number; timeout: number; json?: boolean },
+        cmd: Command,
+      ) => {
+        const g = cmd.optsWithGlobals<Global>();
+        const flags = { '--brokers': o.brokers, '--redis-url': o.redisUrl, '--port': o.port };
+        const r = await runDoctor({
+          load: () =>
+            settingsFor(cmd, {
+              kafka: { brokers: o.brokers },
+              redis: { url: o.redisUrl },
+              http: { port: o.port },
+            }).settings,
+          sources: {
+            file: g.config ?? process.env.RISK_STREAM_CONFIG,
+            env: Object.keys(process.env).filter(
+              (k) => k.startsWith('RISK_STREAM_') && k !== 'RISK_STREAM_CONFIG',
+            ),
+            flags: Object.keys(flags).filter((f) => flags[f as keyof typeof flags] !== undefined),
+          },
+          timeoutMs: o.timeout,
+        });
+        // Exit once written: a check that ran out of time may have left a socket that keeps us alive.
+        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : formatReport(r), () =>
+          process.exit(r.ok ? 0 : 1),
+        );
+      },
+    );
+
+  program
     .command('replay')
     .description(
       'backtest: SessionAction JSON Lines in, Decision JSON Lines out, with the streaming pipeline',
@@ -102,6 +145,7 @@ export function buildProgram(): Command {
     .requiredOption('-o, --output <file>', 'Decision JSON Lines (one per valid input line, ALLOW included)')
     .requiredOption('-d, --dead-letter <file>', 'invalid lines with their line number and reason')
     .option('--redis <url>', 'keep session windows in Redis instead of memory')
+    .option('--evidence <file>', 'also write evidence records (hash-chained per session) as JSON Lines')
     .option('--batch-size <n>', 'lines per pipeline batch', intArg(1), 1000)
     .option('--json', 'print the summary as JSON')
     .action(
@@ -110,6 +154,7 @@ export function buildProgram(): Command {
           input: string;
           output: string;
           deadLetter: string;
+          evidence?: string;
           redis?: string;
           batchSize: number;
           json?: boolean;
@@ -447,6 +492,68 @@ export function buildProgram(): Command {
       const { settings } = settingsFor(cmd);
       setActive(settings.model.dir ?? defaultModelsDir(), settings.model.name, version);
       process.stdout.write(`${settings.model.name} ${version} is now active\n`);
+    });
+
+  const evidence = program
+    .command('evidence')
+    .description('audit evidence: export hash-chained records of sessions, verify an export');
+  evidence
+    .command('export')
+    .description(
+      "write the evidence records of the matching sessions' chains (whole chains) as JSON Lines, from the audit topic",
+    )
+    .option('--session <id>', 'this session')
+    .option('--user <id>', "this user's sessions")
+    .option('--since <time>', 'chains with a record decided at or after this (epoch ms or ISO 8601)')
+    .option('--until <time>', 'chains with a record decided before this')
+    .option('--from <file>', 'read evidence JSON Lines (e.g. from `replay --evidence`) instead of Kafka')
+    .option('-o, --out <file>', 'write here instead of stdout')
+    .option('--timeout <d>', 'most time to read the audit topic to its end', durationArg, 120_000)
+    .action(
+      async (
+        o: {
+          session?: string;
+          user?: string;
+          since?: string;
+          until?: string;
+          from?: string;
+          out?: string;
+          timeout: number;
+        },
+        cmd: Command,
+      ) => {
+        if (!o.session && !o.user && !o.since && !o.until) {
+          throw new RiskStreamError(
+            'CONFIG_INVALID',
+            'evidence export: give --session, --user, --since or --until (what to export)',
+          );
+        }
+        const { settings, log } = settingsFor(cmd);
+        const s = await exportEvidence(settings, log, {
+          ...(o.session !== undefined ? { session: o.session } : {}),
+          ...(o.user !== undefined ? { user: o.user } : {}),
+          ...(o.since !== undefined ? { since: parseTime(o.since, '--since') } : {}),
+          ...(o.until !== undefined ? { until: parseTime(o.until, '--until') } : {}),
+          ...(o.from !== undefined ? { from: o.from } : {}),
+          ...(o.out !== undefined ? { out: o.out } : {}),
+          timeoutMs: o.timeout,
+        });
+        process.stderr.write(
+          `evidence export: ${s.written} record(s) of ${s.sessions} session(s) in ${s.chains} chain(s) ` +
+            `(read ${s.read}${s.unreadable > 0 ? `, ${s.unreadable} unreadable` : ''} from ${s.source})` +
+            `${o.out ? ` -> ${o.out}` : ''}\n`,
+        );
+        if (s.written === 0) process.exitCode = 4;
+      },
+    );
+  evidence
+    .command('verify <file>')
+    .description('check an export: every record unaltered, every chain complete; says where it breaks')
+    .option('--json', 'print the report as JSON')
+    .action((file: string, o: { json?: boolean }) => {
+      const r = verifyEvidenceFile(file);
+      process.stdout.write(o.json ? JSON.stringify(r) + '\n' : formatVerify(file, r));
+      if (!r.ok) process.exitCode = 5;
     });
 
   const policy = program

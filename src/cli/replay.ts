@@ -14,6 +14,8 @@ export interface ReplayOptions {
   deadLetter: string;
   /** Use Redis at this URL instead of the in-memory store. */
   redis?: string;
+  /** Write evidence records here (JSON Lines). */
+  evidence?: string;
   batchSize: number;
   /** Decide with this policy instead of the one the settings name. */
   policy?: CompiledPolicy;
@@ -48,7 +50,7 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
     // out as they did when the events happened.
     store = buildMemoryStore(settings, { eventTime: true });
   }
-  const sink = new JsonlFileSink(opts.output, opts.deadLetter);
+  const sink = new JsonlFileSink(opts.output, opts.deadLetter, opts.evidence);
   const policy = opts.policy;
   const process_ = buildPipeline({
     settings,

@@ -6,6 +6,8 @@ import { KafkaSink, producerTransport, threadTransport, type RecordTransport } f
 import { PRODUCER_OPTIONS, ProducerThread } from '../emit/thread';
 import { RiskStreamError } from '../errors';
 import { registerEvaluateRoute } from '../http/evaluate';
+import { registerInvestigationRoutes } from '../http/investigate';
+import { registerUi } from '../http/ui';
 import { resolveHttpSecurity } from '../http/security';
 import { buildServer } from '../http/server';
 import { LivePolicy } from '../policy/live';
@@ -97,6 +99,7 @@ async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promi
       settings.kafka.decisionsTopic,
       settings.kafka.deadLetterTopic,
       settings.kafka.shadowTopic,
+      ...(settings.evidence.enabled ? [settings.kafka.auditTopic] : []),
       ...Object.values(decisionRoutes(settings)),
     ].filter((t) => !existing.has(t));
     if (missing.length > 0) {
@@ -201,6 +204,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       decisionsTopic: settings.kafka.decisionsTopic,
       deadLetterTopic: settings.kafka.deadLetterTopic,
       shadowTopic: settings.kafka.shadowTopic,
+      ...(settings.evidence.enabled ? { auditTopic: settings.kafka.auditTopic } : {}),
       routes: decisionRoutes(settings),
       format: settings.kafka.outputFormat,
       deadLetterSchemaId: 3,
@@ -282,7 +286,18 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     const server = buildServer({
       ...(security.https ? { https: security.https } : {}),
       reloadPolicy: () => policy.reload(),
+      adminTokens: security.adminTokens,
       routes: [
+        (app: FastifyInstance) => {
+          registerInvestigationRoutes(app, {
+            store,
+            analystTokens: security.analystTokens,
+            adminTokens: security.adminTokens,
+            open: security.analystOpen,
+            log,
+          });
+          registerUi(app);
+        },
         ...(caep ? [(app: FastifyInstance) => registerCaepRoutes(app, caep as CaepTransmitter)] : []),
         ...(settings.http.evaluate
           ? [

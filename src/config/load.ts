@@ -2,6 +2,7 @@ import { loadNetworkClasses } from '../features/networks';
 import { readFileSync } from 'node:fs';
 import { RiskStreamError } from '../errors';
 import { resolveHttpSecurity } from '../http/security';
+import { maskUrl } from '../log';
 import { loadPolicyFile } from '../policy/compile';
 import { settingsSchema, type Settings } from './schema';
 
@@ -60,7 +61,12 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     try {
       parsed = JSON.parse(readFileSync(opts.file, 'utf8'));
     } catch (err) {
-      throw new RiskStreamError('CONFIG_INVALID', `config file ${opts.file}: ${(err as Error).message}`, {
+      // V8 quotes the text around a syntax error, which may be a token from the file: left out.
+      const why = (err as Error).message.replace(
+        /, (\.\.\.)?"[\s\S]*"(\.\.\.)? is not valid JSON$/,
+        ' (not valid JSON)',
+      );
+      throw new RiskStreamError('CONFIG_INVALID', `config file ${opts.file}: ${why}`, {
         cause: err,
       });
     }
@@ -123,15 +129,20 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
 }
 
 /** Variables with the prefix that are not settings (used by the test scripts). */
-const IGNORED_ENV = new Set(['RISK_STREAM_TEST_KAFKA', 'RISK_STREAM_TEST_REDIS', 'RISK_STREAM_CONFIG']);
+const IGNORED_ENV = new Set([
+  'RISK_STREAM_TEST_KAFKA',
+  'RISK_STREAM_TEST_REDIS',
+  'RISK_STREAM_TEST_CHROMIUM',
+  'RISK_STREAM_CONFIG',
+]);
 
 /** Settings that hold credentials: an error never echoes their value. */
-const SECRET_SETTINGS = new Set(['http.tokens', 'caep.receivers']);
+const SECRET_SETTINGS = new Set(['http.tokens', 'http.analystTokens', 'http.adminTokens', 'caep.receivers']);
 
 function describeValue(raw: Raw, path: string[]): string {
   const [section, leaf] = path;
   if (section === undefined || leaf === undefined) return '';
   if (SECRET_SETTINGS.has(`${section}.${leaf}`)) return ' (value not shown: it holds credentials)';
   const value = raw[section]?.[leaf];
-  return value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  return value === undefined ? '' : ` (got ${maskUrl(JSON.stringify(value))})`;
 }

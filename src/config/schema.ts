@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { caepSettings } from '../caep/settings';
 import { bool, duration, int, list, num, oneOf, optStr, str } from './fields';
+import { SENSITIVITIES } from '../policy/schema';
 
 export { parseDuration } from './fields';
 
@@ -28,6 +29,9 @@ export const settingsSchema = z
         blockTopic: optStr().describe('Also write every BLOCK_ACTION decision here'),
         terminateTopic: optStr().describe(
           "Also write every TERMINATE decision here (e.g. for the identity provider's connector)",
+        ),
+        auditTopic: str('risk-evidence').describe(
+          'Evidence records (JSON, hash-chained per session) for sensitive actions and non-ALLOW decisions',
         ),
         inputFormat: oneOf(['auto', 'avro', 'confluent', 'json'] as const, 'auto'),
         allowJson: bool(false),
@@ -92,6 +96,24 @@ export const settingsSchema = z
         minReasonWeight: num(0.05, 0, 1),
       })
       .prefault({}),
+    evidence: z
+      .strictObject({
+        enabled: bool(true).describe('Write evidence records to kafka.auditTopic'),
+        minSensitivity: oneOf(SENSITIVITIES, 'medium').describe(
+          'Actions at least this sensitive (by the policy catalog) get an evidence record even when ALLOWed',
+        ),
+      })
+      .prefault({}),
+    timeline: z
+      .strictObject({
+        maxEntries: int(200, 0, 10_000).describe(
+          'Latest actions kept per session for GET /v1/sessions/:id/timeline (0: none kept)',
+        ),
+        maxDecisions: int(100_000, 0, 10_000_000).describe(
+          'Latest non-ALLOW decisions kept for GET /v1/decisions and the live feed (0: none kept)',
+        ),
+      })
+      .prefault({}),
     input: z
       .strictObject({
         maxRecordBytes: int(65_536, 1024, 16 * 1_048_576),
@@ -115,6 +137,14 @@ export const settingsSchema = z
           'Bearer tokens accepted by /v1/evaluate, comma separated (or use http.tokensFile); none and no client certificates: open, loopback only',
         ),
         tokensFile: optStr().describe('File of accepted bearer tokens, one per line (# comments)'),
+        analystTokens: optStr().describe(
+          'Read-only bearer tokens for the analyst API and page (/v1/sessions, /v1/decisions, /ui), comma separated',
+        ),
+        analystTokensFile: optStr().describe('File of analyst tokens, one per line (# comments)'),
+        adminTokens: optStr().describe(
+          'Bearer tokens for /admin/* (reloads); they can read the analyst API too. Comma separated',
+        ),
+        adminTokensFile: optStr().describe('File of admin tokens, one per line (# comments)'),
         tlsCert: optStr().describe('Serve HTTPS with this certificate (PEM file); needs http.tlsKey'),
         tlsKey: optStr().describe('Private key (PEM file) of http.tlsCert'),
         tlsCa: optStr().describe(

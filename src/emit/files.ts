@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { DeadLetter, Decision, OutputSink } from '../contract';
+import type { DeadLetter, Decision, EvidenceRecord, OutputSink } from '../contract';
 import { encodeDeadLetter, encodeDecision } from './encode';
 
 /** Writes to a stream, waiting for drain so a slow disk applies backpressure instead of memory. */
@@ -17,13 +17,24 @@ async function closeStream(stream: WriteStream): Promise<void> {
 export class JsonlFileSink implements OutputSink {
   private readonly decisions: WriteStream;
   private readonly deadLetters: WriteStream;
+  private readonly evidence: WriteStream | null;
 
-  constructor(decisionsPath: string, deadLetterPath: string) {
+  /** @param evidencePath where evidence records go (JSON Lines); none: not written */
+  constructor(decisionsPath: string, deadLetterPath: string, evidencePath?: string) {
     this.decisions = createWriteStream(decisionsPath, { encoding: 'utf8' });
     this.deadLetters = createWriteStream(deadLetterPath, { encoding: 'utf8' });
+    this.evidence = evidencePath ? createWriteStream(evidencePath, { encoding: 'utf8' }) : null;
   }
 
-  async write(decisions: readonly Decision[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  async write(
+    decisions: readonly Decision[],
+    deadLetters: readonly DeadLetter[],
+    _shadow?: readonly Decision[],
+    evidence: readonly EvidenceRecord[] = [],
+  ): Promise<void> {
+    if (this.evidence && evidence.length > 0) {
+      await writeLines(this.evidence, evidence.map((e) => JSON.stringify(e) + '\n').join(''));
+    }
     if (decisions.length > 0) {
       await writeLines(
         this.decisions,
@@ -39,7 +50,11 @@ export class JsonlFileSink implements OutputSink {
   }
 
   async close(): Promise<void> {
-    await Promise.all([closeStream(this.decisions), closeStream(this.deadLetters)]);
+    await Promise.all([
+      closeStream(this.decisions),
+      closeStream(this.deadLetters),
+      ...(this.evidence ? [closeStream(this.evidence)] : []),
+    ]);
   }
 }
 
@@ -47,13 +62,21 @@ export class JsonlFileSink implements OutputSink {
 export class MemorySink implements OutputSink {
   readonly decisions: Decision[] = [];
   readonly deadLetters: DeadLetter[] = [];
+  readonly evidence: EvidenceRecord[] = [];
 
   /** @param keep how many of the latest records to keep (oldest dropped first) */
   constructor(private readonly keep = Number.POSITIVE_INFINITY) {}
 
-  write(decisions: readonly Decision[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  write(
+    decisions: readonly Decision[],
+    deadLetters: readonly DeadLetter[],
+    _shadow?: readonly Decision[],
+    evidence: readonly EvidenceRecord[] = [],
+  ): Promise<void> {
     this.decisions.push(...decisions);
     this.deadLetters.push(...deadLetters);
+    this.evidence.push(...evidence);
+    if (this.evidence.length > this.keep) this.evidence.splice(0, this.evidence.length - this.keep);
     if (this.decisions.length > this.keep) this.decisions.splice(0, this.decisions.length - this.keep);
     if (this.deadLetters.length > this.keep) this.deadLetters.splice(0, this.deadLetters.length - this.keep);
     return Promise.resolve();

@@ -1,5 +1,5 @@
 import type { Producer } from 'kafkajs';
-import type { DeadLetter, Decision, DecisionType, OutputSink } from '../contract';
+import type { DeadLetter, Decision, DecisionType, EvidenceRecord, OutputSink } from '../contract';
 import { RiskStreamError } from '../errors';
 import { encodeDeadLetter, encodeDecision } from './encode';
 import { kafkaMessage, type OutgoingTopic, type ProducerThread } from './thread';
@@ -9,6 +9,8 @@ export interface KafkaSinkOptions {
   deadLetterTopic: string;
   /** Where a shadow model's decisions go (same record and header as decisions); none: not written. */
   shadowTopic?: string;
+  /** Evidence records (JSON, keyed by session, `decision` header); none: not written. */
+  auditTopic?: string;
   /**
    * Per-response topics: each decision of that response is also written there (same record, key
    * and header), e.g. TERMINATE to the identity provider's connector, STEP_UP to the MFA service.
@@ -79,6 +81,7 @@ export class KafkaSink implements OutputSink {
     decisions: readonly Decision[],
     deadLetters: readonly DeadLetter[],
     shadow: readonly Decision[] = [],
+    evidence: readonly EvidenceRecord[] = [],
   ): Promise<void> {
     const topics: OutgoingTopic[] = [];
     const encode = (ds: readonly Decision[]) =>
@@ -102,6 +105,17 @@ export class KafkaSink implements OutputSink {
     }
     if (shadow.length > 0 && this.opts.shadowTopic)
       topics.push(decisionTopic(this.opts.shadowTopic, encode(shadow)));
+    if (evidence.length > 0 && this.opts.auditTopic) {
+      topics.push({
+        topic: this.opts.auditTopic,
+        headerName: 'decision',
+        messages: evidence.map((e) => ({
+          key: e.session_id,
+          value: Buffer.from(JSON.stringify(e), 'utf8'),
+          header: e.decision,
+        })),
+      });
+    }
     if (deadLetters.length > 0) {
       const format = this.opts.format;
       topics.push({

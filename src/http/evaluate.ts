@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawRecord } from '../contract';
@@ -7,6 +6,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics/metrics';
 import type { BatchHandler } from '../pipeline/handler';
 import { INLINE_SOURCE, type BatchResult, type Outcome } from '../pipeline/process';
+import { tokenMatcher } from './security';
 
 /**
  * POST /v1/evaluate: one SessionAction (JSON) in, its Decision out, synchronously, through the
@@ -47,19 +47,6 @@ interface Pending {
   record: RawRecord;
   resolve: (outcome: Outcome) => void;
   reject: (err: unknown) => void;
-}
-
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
-
-/** Token check in constant time per configured token. */
-function tokenMatcher(tokens: readonly string[]): (presented: string) => boolean {
-  const hashes = tokens.map(sha256);
-  return (presented) => {
-    const h = sha256(presented);
-    let ok = false;
-    for (const t of hashes) ok = crypto.timingSafeEqual(h, t) || ok;
-    return ok;
-  };
 }
 
 /** Decides queued requests in batches, as they arrive, several batches in flight. */
@@ -113,6 +100,8 @@ class Coalescer {
       const result: BatchResult = await handler.process(records, {
         origin: 'api',
         recordAllow: this.deps.publish && this.deps.publishAllow,
+        // Unpublished answers leave no evidence (it would never be written): the Kafka copy makes it.
+        evidence: this.deps.publish,
       });
       const answer = (only?: (o: Outcome) => boolean) =>
         batch.forEach((p, i) => {

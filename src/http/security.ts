@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { isIP } from 'node:net';
 import type { Settings } from '../config/schema';
@@ -6,6 +7,12 @@ import { RiskStreamError } from '../errors';
 /** What the HTTP server needs to authenticate inline-API callers and to serve HTTPS. */
 export interface HttpSecurity {
   tokens: string[];
+  /** Read-only tokens of the analyst API and page. */
+  analystTokens: string[];
+  /** Tokens of /admin/* (they read the analyst API too). */
+  adminTokens: string[];
+  /** The analyst API needs no token (none configured, loopback address). */
+  analystOpen: boolean;
   clientCerts: boolean;
   https: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: false } | null;
 }
@@ -29,23 +36,44 @@ const isLoopback = (host: string) => LOOPBACK.has(host) || (isIP(host) === 4 && 
  * setting: a certificate without its key, client certificates without a CA, or an inline API that
  * would answer anyone on a non-loopback address.
  */
-export function resolveHttpSecurity(http: Settings['http']): HttpSecurity {
-  const tokens = (http.tokens ?? '')
+/** Tokens from a comma-separated setting and its file (one per line, # comments), each 16+ characters. */
+function tokenList(
+  list: string | undefined,
+  file: string | undefined,
+  setting: string,
+  env: string,
+): string[] {
+  const tokens = (list ?? '')
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
-  if (http.tokensFile !== undefined) {
-    const text = readFile(http.tokensFile, 'http.tokensFile', 'RISK_STREAM_HTTP_TOKENS_FILE').toString(
-      'utf8',
-    );
+  if (file !== undefined) {
+    const text = readFile(file, `${setting}File`, `${env}_FILE`).toString('utf8');
     for (const line of text.split('\n')) {
       const t = line.replace(/#.*/, '').trim();
       if (t) tokens.push(t);
     }
   }
   if (tokens.some((t) => t.length < 16)) {
-    throw bad('http.tokens', 'RISK_STREAM_HTTP_TOKENS', 'every bearer token must be at least 16 characters');
+    throw bad(setting, env, 'every bearer token must be at least 16 characters');
   }
+  return tokens;
+}
+
+export function resolveHttpSecurity(http: Settings['http']): HttpSecurity {
+  const tokens = tokenList(http.tokens, http.tokensFile, 'http.tokens', 'RISK_STREAM_HTTP_TOKENS');
+  const analystTokens = tokenList(
+    http.analystTokens,
+    http.analystTokensFile,
+    'http.analystTokens',
+    'RISK_STREAM_HTTP_ANALYST_TOKENS',
+  );
+  const adminTokens = tokenList(
+    http.adminTokens,
+    http.adminTokensFile,
+    'http.adminTokens',
+    'RISK_STREAM_HTTP_ADMIN_TOKENS',
+  );
   if ((http.tlsCert === undefined) !== (http.tlsKey === undefined)) {
     const missing = http.tlsCert === undefined ? 'http.tlsCert' : 'http.tlsKey';
     throw bad(
@@ -82,5 +110,26 @@ export function resolveHttpSecurity(http: Settings['http']): HttpSecurity {
       `the inline API (http.evaluate) would answer anyone on ${http.host}: configure bearer tokens (http.tokens or http.tokensFile) or client certificates (http.clientCerts), or turn http.evaluate off`,
     );
   }
-  return { tokens, clientCerts, https };
+  // Without analyst or admin tokens the analyst API answers only on a loopback address; elsewhere
+  // it refuses every request (401) until tokens are configured.
+  const analystOpen = analystTokens.length + adminTokens.length === 0 && isLoopback(http.host);
+  return { tokens, analystTokens, adminTokens, analystOpen, clientCerts, https };
+}
+
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
+
+/** Checks a presented token against a list in constant time per configured token. */
+export function tokenMatcher(tokens: readonly string[]): (presented: string) => boolean {
+  const hashes = tokens.map(sha256);
+  return (presented) => {
+    const h = sha256(presented);
+    let ok = false;
+    for (const t of hashes) ok = crypto.timingSafeEqual(h, t) || ok;
+    return ok;
+  };
+}
+
+/** The bearer token of an Authorization header, or null. */
+export function bearer(header: string | undefined): string | null {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
 }

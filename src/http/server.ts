@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpSecurity } from './security';
+import { bearer, tokenMatcher, type HttpSecurity } from './security';
 
 export interface HealthCheck {
   name: string;
@@ -22,6 +22,8 @@ export interface ServerDeps {
   https?: HttpSecurity['https'];
   /** Routes to add (the inline API, CAEP's well-known documents). */
   routes?: ((app: FastifyInstance) => void)[];
+  /** Bearer tokens /admin/* requires; none: the admin routes are open (loopback only). */
+  adminTokens?: readonly string[];
 }
 
 /** Builds (does not start) the HTTP server: /metrics, /healthz, /readyz (and the engine's admin route). */
@@ -60,6 +62,19 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.code(ready ? 200 : 503);
     return { ready, checks };
   });
+
+  // /admin/* takes an admin token once any is configured (analyst tokens are read-only).
+  const adminTokens = deps.adminTokens ?? [];
+  if (adminTokens.length > 0) {
+    const isAdmin = tokenMatcher(adminTokens);
+    app.addHook('onRequest', async (req, reply) => {
+      if (!req.url.startsWith('/admin/')) return;
+      const token = bearer(req.headers.authorization);
+      if (token !== null && isAdmin(token)) return;
+      reply.code(401).header('www-authenticate', 'Bearer realm="risk-stream-admin"');
+      return reply.send({ error: 'UNAUTHORIZED', message: 'an admin bearer token is required' });
+    });
+  }
 
   const reload = deps.reloadModel;
   if (reload) {

@@ -27,6 +27,11 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       help: 'Decisions written to the decisions sink (non-ALLOW, plus ALLOW when emitAllow is set)',
       registers: r,
     }),
+    evidenceRecords: new Counter({
+      name: 'riskstream_evidence_records_total',
+      help: 'Evidence records written to the audit topic (sensitive actions and non-ALLOW decisions)',
+      registers: r,
+    }),
     duplicates: new Counter({
       name: 'riskstream_duplicate_events_total',
       help: 'Events whose event_id had been seen before: their stored window was reused, state unchanged',

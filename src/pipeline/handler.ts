@@ -65,7 +65,7 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
     const toEmit = out(result.decisions, result.published);
     const shadow = result.shadow ?? [];
     await timeStage(m, 'emit', () =>
-      opts.sink.write(toEmit, result.deadLetters, out(shadow, result.published)),
+      opts.sink.write(toEmit, result.deadLetters, out(shadow, result.published), result.evidence ?? []),
     );
     onWritten?.();
     if (opts.followUp && toEmit.length > 0) {
@@ -78,6 +78,7 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
       m.events.inc({ source: opts.source }, records.length);
       m.batchSize.observe(records.length);
       m.decisionsEmitted.inc(toEmit.length);
+      m.evidenceRecords.inc(result.evidence?.length ?? 0);
       m.duplicates.inc(result.duplicates);
       for (const d of result.decisions) m.decisions.inc({ decision: d.decision });
       for (const dl of result.deadLetters) m.deadLetters.inc({ reason: dl.reason_code });

@@ -8,12 +8,20 @@ import type {
   SessionStore,
   WindowView,
 } from '../contract';
-import { FEATURE_COUNT, extractBatch } from '../features/extract';
+import { chainEvidence, changedParts, newParts, type EvidenceRecord } from '../evidence/record';
+import { FEATURE_COUNT, FEATURE_NAMES, extractBatch } from '../features/extract';
 import { REASON_GROUP_FEATURES, reasonsFromContributions, round4 } from '../features/reasons';
 import { timeStage, timeStageSync, type Metrics } from '../metrics/metrics';
 import type { CompiledPolicy } from '../policy/compile';
 import { decide } from '../policy/decide';
-import { applyFriction, parseFriction, type FrictionState, type Origin } from '../policy/friction';
+import {
+  EMPTY_FRICTION,
+  applyFriction,
+  parseFriction,
+  type FrictionState,
+  type Origin,
+} from '../policy/friction';
+import { SENSITIVITIES, type Sensitivity } from '../policy/schema';
 import { toActionInput } from '../state/input';
 
 /** What the pipeline needs of a model: one batched call to score, one to explain. */
@@ -40,6 +48,10 @@ export interface PipelineDeps {
   policy: () => CompiledPolicy;
   /** How many reasons a decision carries, and the smallest weight worth naming. */
   explain: { maxReasons: number; minReasonWeight: number };
+  /** Evidence records for non-ALLOW decisions and actions at least this sensitive; null: none. */
+  evidence?: { minSensitivity: Sensitivity } | null;
+  /** Keep timeline entries and the recent-decisions index (settled with the batch). */
+  timeline?: boolean;
   metrics?: Metrics;
   now?: () => number;
 }
@@ -64,6 +76,8 @@ export interface BatchResult {
   shadow?: Decision[];
   /** Decision ids of redelivered events the inline API already published: not to be written again. */
   published?: ReadonlySet<string>;
+  /** Evidence records of this batch, to be written with its decisions (audit topic). */
+  evidence?: EvidenceRecord[];
   /**
    * Stores what this batch's decisions changed in the sessions' policy state. Call it once the
    * decisions are durable (after the sink acknowledged), before committing input: a crash in
@@ -80,6 +94,8 @@ export interface ProcessOptions {
   origin?: Origin;
   /** With `api`: record ALLOW answers too (they are published: kafka.emitAllow). */
   recordAllow?: boolean;
+  /** Make evidence records (only for a caller that writes them, or the chain would have gaps). @default true */
+  evidence?: boolean;
 }
 
 /** Sessions whose policy state this process changed lately, newest kept (see `createPipeline`). */
@@ -89,10 +105,18 @@ const OVERLAY_SESSIONS = 50_000;
 export const INLINE_SOURCE = 'http:/v1/evaluate';
 
 const DECISION_NAMESPACE = 'risk-stream/decision/v1:';
+const EVIDENCE_NAMESPACE = 'risk-stream/evidence/v1:';
+const rank = (s: Sensitivity) => SENSITIVITIES.indexOf(s);
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** Deterministic decision id: a name-based (v5-style) UUID of the event id. */
 export function decisionId(eventId: string): string {
-  const h = crypto.hash('sha1', DECISION_NAMESPACE + eventId, 'buffer');
+  return nameUuid(DECISION_NAMESPACE + eventId);
+}
+
+/** A name-based (v5-style) UUID. */
+function nameUuid(name: string): string {
+  const h = crypto.hash('sha1', name, 'buffer');
   h[6] = ((h[6] as number) & 0x0f) | 0x50;
   h[8] = ((h[8] as number) & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');
@@ -139,6 +163,7 @@ export function createPipeline(deps: PipelineDeps) {
     duplicates: number,
     settle?: () => Promise<void>,
     published?: ReadonlySet<string>,
+    evidence?: EvidenceRecord[],
   ): BatchResult {
     const decisions: Decision[] = [];
     const deadLetters: DeadLetter[] = [];
@@ -157,6 +182,7 @@ export function createPipeline(deps: PipelineDeps) {
       ...(shadow.length > 0 ? { shadow } : {}),
       ...(settle ? { settle } : {}),
       ...(published && published.size > 0 ? { published } : {}),
+      ...(evidence && evidence.length > 0 ? { evidence } : {}),
     };
   }
 
@@ -169,6 +195,7 @@ export function createPipeline(deps: PipelineDeps) {
     pendingPolicy: Promise<(string | null)[]>,
     origin: Origin,
     recordAllow: boolean,
+    withEvidence: boolean,
     myTurn: Promise<void>,
   ): Promise<BatchResult> {
     const [views, stored] = await Promise.all([pendingViews, pendingPolicy]);
@@ -224,6 +251,10 @@ export function createPipeline(deps: PipelineDeps) {
     let duplicates = 0;
     const writes = new Map<string, FrictionState>();
     const published = new Set<string>();
+    const evidence: EvidenceRecord[] = [];
+    const timeline: { sessionId: string; n: number; entry: string }[] = [];
+    const indexed: string[] = [];
+    const evidencePolicy = withEvidence ? deps.evidence : null;
     items.forEach((item, i) => {
       const verdict = verdicts[i]!;
       const { action, view } = item;
@@ -258,11 +289,7 @@ export function createPipeline(deps: PipelineDeps) {
         policy.friction,
       );
       if (f.published) published.add(id);
-      if (f.next) {
-        states.set(action.session_id, f.next);
-        writes.set(action.session_id, f.next);
-        remember(action.session_id, f.next);
-      }
+      let next = f.next;
       const decision: Decision = {
         decision_id: id,
         event_id: action.event_id,
@@ -279,6 +306,92 @@ export function createPipeline(deps: PipelineDeps) {
         policy_version: policy.id,
         policy_rule: f.rule,
       };
+      // What an analyst and an auditor see of it: once per action (not for a redelivered one).
+      let sealed: { seq: number; hash: string } | null = null;
+      if (!f.repeat && (evidencePolicy || deps.timeline)) {
+        const fp = valid[i]!.input.fp;
+        const fingerprint = {
+          id: valid[i]!.input.ids.fp,
+          changed: changedParts(fp, view.prev),
+          new_to_session: newParts(view.seen, view.prev === null),
+        };
+        if (
+          evidencePolicy &&
+          (f.decision !== 'ALLOW' || rank(verdict.sensitivity) >= rank(evidencePolicy.minSensitivity))
+        ) {
+          const r = xRow[i] as number;
+          const from = next ?? states.get(action.session_id) ?? EMPTY_FRICTION;
+          const { record, head } = chainEvidence(from.chain ?? null, {
+            evidence_id: nameUuid(EVIDENCE_NAMESPACE + id),
+            session_id: action.session_id,
+            user_id: action.user_id,
+            decision_id: id,
+            event_id: action.event_id,
+            event_ts: action.ts,
+            decided_at: decidedAt,
+            action,
+            fingerprint,
+            sensitivity: verdict.sensitivity,
+            features:
+              r < 0
+                ? null
+                : Object.fromEntries(
+                    FEATURE_NAMES.map((name, j) => [name, round6(x[r * FEATURE_COUNT + j] as number)]),
+                  ),
+            score: decision.score,
+            model_version: decision.model_version,
+            policy_version: policy.id,
+            policy_rule: f.rule,
+            decision: f.decision,
+            reasons: decision.reasons,
+          });
+          evidence.push(record);
+          sealed = { seq: record.seq, hash: record.hash };
+          next = { ...from, asOf: Math.max(from.asOf, view.n), chain: head };
+        }
+        if (deps.timeline) {
+          const c = action.client;
+          const ref = sealed;
+          timeline.push({
+            sessionId: action.session_id,
+            n: view.n,
+            entry: JSON.stringify({
+              n: view.n,
+              user_id: action.user_id,
+              event_id: action.event_id,
+              ts: action.ts,
+              decided_at: decidedAt,
+              app: action.app,
+              action: action.action,
+              resource: action.resource ?? null,
+              records: action.records ?? null,
+              client: {
+                ip: c.ip,
+                asn: c.asn ?? null,
+                country: c.country ?? null,
+                user_agent: c.user_agent,
+                ja4: c.ja4 ?? null,
+                device_id: c.device_id ?? null,
+              },
+              fp: fingerprint.id,
+              changed: fingerprint.changed,
+              new_to_session: fingerprint.new_to_session,
+              score: decision.score,
+              decision: decision.decision,
+              policy_rule: f.rule,
+              reasons: decision.reasons,
+              model_version: decision.model_version,
+              evidence: ref,
+            }),
+          });
+          if (decision.decision !== 'ALLOW') indexed.push(JSON.stringify({ ...decision, evidence: ref }));
+        }
+      }
+      if (next) {
+        states.set(action.session_id, next);
+        writes.set(action.session_id, next);
+        remember(action.session_id, next);
+      }
       let shadow: Decision | undefined;
       if (shadowModel && shadowScores) {
         const sv = f.terminated
@@ -302,13 +415,19 @@ export function createPipeline(deps: PipelineDeps) {
       };
     });
     const settle =
-      writes.size === 0
+      writes.size === 0 && timeline.length === 0
         ? undefined
         : () =>
-            deps.store.savePolicy(
-              [...writes].map(([sessionId, st]) => ({ sessionId, asOf: st.asOf, state: JSON.stringify(st) })),
-            );
-    return collect(outcomes as Outcome[], duplicates, settle, published);
+            deps.store.settle({
+              policy: [...writes].map(([sessionId, st]) => ({
+                sessionId,
+                asOf: st.asOf,
+                state: JSON.stringify(st),
+              })),
+              timeline,
+              decisions: indexed,
+            });
+    return collect(outcomes as Outcome[], duplicates, settle, published, evidence);
   }
 
   return function processBatch(
@@ -342,6 +461,7 @@ export function createPipeline(deps: PipelineDeps) {
       policyStates,
       opts.origin ?? 'stream',
       opts.recordAllow ?? false,
+      opts.evidence ?? true,
       myTurn,
     );
     // A failed batch passes its turn on too, but not before the batches begun ahead of it.

@@ -1,4 +1,5 @@
 import type { DecisionType, Reason, SessionAction, WindowView } from '../contract';
+import type { ChainHead } from '../evidence/record';
 import type { FrictionSettings } from './compile';
 import type { PolicyOutcome } from './decide';
 import { stricter } from './decide';
@@ -21,7 +22,8 @@ import { stricter } from './decide';
 export interface FrictionState {
   /** Arrival number (view.n) of the latest event that changed this state; -1 for a new one. */
   asOf: number;
-  terminated: { ts: number; decisionId: string; score: number; model: string } | null;
+  /** `n`: arrival number of the terminating event (absent in states saved before it was kept). */
+  terminated: { ts: number; n?: number; decisionId: string; score: number; model: string } | null;
   trust: { until: number; fps: string[] } | null;
   /** Reason code -> event time until which it is not stepped up again. */
   cooldown: Record<string, number>;
@@ -33,6 +35,8 @@ export interface FrictionState {
    * the inline API already published is not published again.
    */
   recent: RecentOutcome[];
+  /** The head of the session's evidence chain (src/evidence/record.ts); absent before the first record. */
+  chain?: ChainHead | null;
 }
 
 /** Where a decision was made: the stream (Kafka, replay) or the inline API, which publishes it itself. */
@@ -44,7 +48,7 @@ const RECENT = 32;
 const MAX_TRUSTED_FPS = 8;
 
 /** A session with no policy state yet. Shared and frozen: a change is always a new object. */
-const EMPTY: Readonly<FrictionState> = Object.freeze({
+export const EMPTY_FRICTION: Readonly<FrictionState> = Object.freeze({
   asOf: -1,
   terminated: null,
   trust: null,
@@ -94,6 +98,11 @@ export interface FrictionResult {
   next: FrictionState | null;
   /** A redelivered event the inline API decided and published already: not to be published again. */
   published: boolean;
+  /**
+   * A redelivered event answered from the state (decided before, and that decision's state was
+   * saved): its evidence and timeline entry exist already.
+   */
+  repeat: boolean;
 }
 
 const reason = (code: string, detail: string, weight = 1): Reason => ({ code, detail, weight });
@@ -103,7 +112,7 @@ export function applyFriction(
   input: FrictionInput,
   f: FrictionSettings,
 ): FrictionResult {
-  const s: FrictionState = state ?? EMPTY;
+  const s: FrictionState = state ?? EMPTY_FRICTION;
   const { action, view, base } = input;
   const ts = action.ts;
   const n = view.n;
@@ -137,35 +146,51 @@ export function applyFriction(
         ? record(s, decision, rule, reasons)
         : null),
     published: false,
+    repeat: false,
   });
   const keep = (decision: DecisionType, rule: string, reasons: Reason[]): FrictionResult =>
     done(decision, rule, reasons, null);
+  /** A terminated session's later event: TERMINATE without rescoring. */
+  const terminatedAnswer = (t: NonNullable<FrictionState['terminated']>): FrictionResult => ({
+    ...done(
+      'TERMINATE',
+      'friction.terminated',
+      [
+        reason(
+          'SESSION_TERMINATED',
+          `the session was terminated at ${new Date(t.ts).toISOString()} by decision ${t.decisionId}; not rescored`,
+        ),
+      ],
+      null,
+    ),
+    terminated: { score: t.score, model: t.model },
+  });
 
   // A redelivered event gets what it got the first time: the recorded outcome, or (when nothing
   // was recorded and the state has moved on since) the policy's own outcome, which was an ALLOW.
   if (view.duplicate) {
     const seen = s.recent.find((r) => r[0] === action.event_id);
     if (seen) {
-      return { ...keep(seen[1], seen[2], seen[4] ?? [...input.reasons]), published: seen[3] === 'api' };
+      return {
+        ...keep(seen[1], seen[2], seen[4] ?? [...input.reasons]),
+        published: seen[3] === 'api',
+        repeat: true,
+      };
     }
-    if (n < s.asOf) return keep(base.decision, base.rule, [...input.reasons]);
+    // The state was saved at or after this event: it was decided and not recorded, so it was
+    // answered from the terminated state or was an ALLOW.
+    if (n <= s.asOf) {
+      if (s.terminated && f.terminatedStaysTerminated && (s.terminated.n ?? -1) < n) {
+        return { ...terminatedAnswer(s.terminated), repeat: true };
+      }
+      return { ...keep(base.decision, base.rule, [...input.reasons]), repeat: true };
+    }
   }
 
-  if (s.terminated && f.terminatedStaysTerminated) {
-    const reasons = [
-      reason(
-        'SESSION_TERMINATED',
-        `the session was terminated at ${new Date(s.terminated.ts).toISOString()} by decision ${s.terminated.decisionId}; not rescored`,
-      ),
-    ];
-    return {
-      ...done('TERMINATE', 'friction.terminated', reasons, null),
-      terminated: { score: s.terminated.score, model: s.terminated.model },
-    };
-  }
+  if (s.terminated && f.terminatedStaysTerminated) return terminatedAnswer(s.terminated);
 
   const terminate = (from: FrictionState, rule: string, reasons: Reason[]): FrictionResult => {
-    const terminated = { ts, decisionId: input.decisionId, score: input.score, model: input.modelVersion };
+    const terminated = { ts, n, decisionId: input.decisionId, score: input.score, model: input.modelVersion };
     return done(
       'TERMINATE',
       rule,

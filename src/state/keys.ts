@@ -20,6 +20,23 @@ export interface SessionKeys {
   evq: string;
   /** Policy (friction-control) state: `<asOf>|<json>` (savePolicy-1.lua). */
   pol: string;
+  /** Timeline: sorted set, score = the event's arrival number, member = the entry (JSON). */
+  tl: string;
+}
+
+/** How much the analyst API keeps (settings timeline.*). */
+export interface TimelineLimits {
+  /** Latest entries per session (0: none). */
+  maxEntries: number;
+  /** Latest non-ALLOW decisions in the index (0: none). */
+  maxDecisions: number;
+}
+
+export const DEFAULT_TIMELINE_LIMITS: TimelineLimits = { maxEntries: 200, maxDecisions: 100_000 };
+
+/** The recent-decisions index: one stream for every engine (not per session). */
+export function decisionsIndexKey(prefix: string): string {
+  return `${prefix}decisions:${STATE_FORMAT}`;
 }
 
 /**
@@ -46,7 +63,7 @@ export function checkKeyPrefix(prefix: string): string {
 /** Keys of one session; all share one hash slot. `prefix` must already be checked. */
 export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
   const base = `${prefix}${sessionTag(sessionId)}:${STATE_FORMAT}`;
-  return { win: `${base}:win`, ev: `${base}:ev`, evq: `${base}:evq`, pol: `${base}:pol` };
+  return { win: `${base}:win`, ev: `${base}:ev`, evq: `${base}:evq`, pol: `${base}:pol`, tl: `${base}:tl` };
 }
 
 /** Keys of the CAEP outbox (src/caep/outbox.ts). */

@@ -1,7 +1,15 @@
-import type { ActionInput, PolicyStateWrite, SessionStore, WindowView } from '../contract';
+import type {
+  ActionInput,
+  IndexedDecision,
+  SessionStore,
+  SettleBatch,
+  StoredSession,
+  WindowView,
+} from '../contract';
 import { RiskStreamError } from '../errors';
 import type { SessionEntry, StoreLimits, StoreOptions, WindowState } from './window';
-import { applyToSession, resolveStoreLimits } from './window';
+import { applyToSession, resolveStoreLimits, summarizeWindow } from './window';
+import { DEFAULT_TIMELINE_LIMITS, type TimelineLimits } from './keys';
 
 export interface MemoryStoreOptions extends StoreOptions {
   /** Sessions kept; past it the least recently used is evicted. @default 100_000 */
@@ -17,13 +25,17 @@ export interface MemoryStoreOptions extends StoreOptions {
    * @default false
    */
   eventTime?: boolean;
+  /** Timeline entries kept per session and decisions in the recent-decisions index. */
+  timeline?: TimelineLimits;
 }
 
 /** After a logout `state` is null: the ledger outlives the window, as in Redis. */
 interface Entry extends SessionEntry {
   expiresAt: number;
-  /** Policy state (savePolicy): expires with the session. */
+  /** Policy state (settle): expires with the session. */
   policy?: { asOf: number; state: string };
+  /** Timeline entries by arrival number, oldest first (settle). */
+  timeline?: Map<number, string>;
 }
 
 /**
@@ -42,6 +54,11 @@ export class MemorySessionStore implements SessionStore {
   private readonly eventTime: boolean;
   /** Least recently used first: an entry is re-inserted on every batch that touches it. */
   private readonly sessions = new Map<string, Entry>();
+  private readonly timelineLimits: TimelineLimits;
+  /** The recent-decisions index, oldest first, and the next cursor number. */
+  private readonly decisions: IndexedDecision[] = [];
+  private nextCursor = 1;
+  private readonly waiting = new Set<() => void>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.limits = resolveStoreLimits(options);
@@ -54,6 +71,7 @@ export class MemorySessionStore implements SessionStore {
     }
     this.now = options.now ?? Date.now;
     this.eventTime = options.eventTime ?? false;
+    this.timelineLimits = options.timeline ?? DEFAULT_TIMELINE_LIMITS;
   }
 
   get size(): number {
@@ -102,13 +120,75 @@ export class MemorySessionStore implements SessionStore {
     return sessionIds.map((id) => this.sessions.get(id)?.policy?.state ?? null);
   }
 
-  async savePolicy(writes: readonly PolicyStateWrite[]): Promise<void> {
-    for (const w of writes) {
+  async settle(batch: SettleBatch): Promise<void> {
+    for (const w of batch.policy) {
       const entry = this.sessions.get(w.sessionId);
       if (entry && (entry.policy === undefined || entry.policy.asOf < w.asOf)) {
         entry.policy = { asOf: w.asOf, state: w.state };
       }
     }
+    const { maxEntries, maxDecisions } = this.timelineLimits;
+    if (maxEntries > 0) {
+      for (const t of batch.timeline) {
+        const entry = this.sessions.get(t.sessionId);
+        if (!entry) continue;
+        const tl = (entry.timeline ??= new Map());
+        tl.set(t.n, t.entry);
+        if (tl.size > maxEntries) {
+          const keep = [...tl.keys()].sort((a, b) => a - b).slice(-maxEntries);
+          entry.timeline = new Map(keep.map((n) => [n, tl.get(n)!]));
+        }
+      }
+    }
+    if (maxDecisions > 0 && batch.decisions.length > 0) {
+      for (const json of batch.decisions) this.decisions.push({ cursor: String(this.nextCursor++), json });
+      if (this.decisions.length > maxDecisions)
+        this.decisions.splice(0, this.decisions.length - maxDecisions);
+      for (const wake of this.waiting) wake();
+    }
+  }
+
+  async readSession(sessionId: string): Promise<StoredSession> {
+    const entry = this.sessions.get(sessionId);
+    const live = entry && (this.eventTime || entry.expiresAt > this.now()) ? entry : undefined;
+    return {
+      window: live?.state ? summarizeWindow(live.state) : null,
+      policy: live?.policy?.state ?? null,
+      expiresInMs: live && !this.eventTime ? live.expiresAt - this.now() : null,
+    };
+  }
+
+  async readTimeline(sessionId: string): Promise<string[]> {
+    const entry = this.sessions.get(sessionId);
+    if (!entry?.timeline || (!this.eventTime && entry.expiresAt <= this.now())) return [];
+    return [...entry.timeline.entries()].sort(([a], [b]) => a - b).map(([, json]) => json);
+  }
+
+  async readDecisions(before: string | null, count: number): Promise<IndexedDecision[]> {
+    const limit = before === null ? Infinity : Number(before);
+    const out: IndexedDecision[] = [];
+    for (let i = this.decisions.length - 1; i >= 0 && out.length < count; i--) {
+      const d = this.decisions[i]!;
+      if (Number(d.cursor) < limit) out.push(d);
+    }
+    return out;
+  }
+
+  async followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]> {
+    const from = after === null ? this.nextCursor - 1 : Number(after);
+    const newer = () => this.decisions.filter((d) => Number(d.cursor) > from);
+    const now = newer();
+    if (now.length > 0 || waitMs <= 0) return now;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.waiting.add(done);
+    });
+    return newer();
   }
 
   async ping(): Promise<boolean> {
@@ -116,6 +196,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    for (const wake of this.waiting) wake();
     this.sessions.clear();
   }
 

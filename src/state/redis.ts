@@ -3,17 +3,26 @@ import { ReplyError } from 'ioredis';
 import type {
   ActionInput,
   FingerprintSnapshot,
-  PolicyStateWrite,
+  IndexedDecision,
   SessionStore,
+  SettleBatch,
+  StoredSession,
   WindowView,
 } from '../contract';
 import { RiskStreamError } from '../errors';
 import type { SessionKeys } from './keys';
-import { DEFAULT_KEY_PREFIX, checkKeyPrefix, sessionKeys } from './keys';
+import {
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_TIMELINE_LIMITS,
+  checkKeyPrefix,
+  decisionsIndexKey,
+  sessionKeys,
+  type TimelineLimits,
+} from './keys';
 import type { ScriptCommands } from './scripts';
 import { registerScripts } from './scripts';
 import type { StoreLimits, StoreOptions, WindowState } from './window';
-import { ID_KINDS, decodeState, resolveStoreLimits } from './window';
+import { ID_KINDS, decodeState, resolveStoreLimits, summarizeWindow } from './window';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** Prepended to every key; must not contain `{` or `}`. @default 'rs:' */
@@ -22,6 +31,8 @@ export interface RedisStoreOptions extends StoreOptions {
   ownsClient?: boolean;
   /** Called after every batch round trip, e.g. to feed a histogram. */
   onRoundTrip?: (ms: number, sessions: number) => void;
+  /** Timeline entries kept per session and decisions in the recent-decisions index. */
+  timeline?: TimelineLimits;
 }
 
 /** Reply errors that mean "Redis cannot serve right now", not "the script is wrong". */
@@ -136,12 +147,18 @@ export class RedisSessionStore implements SessionStore {
   private readonly client: Redis;
   private readonly ownsClient: boolean;
   private readonly onRoundTrip: ((ms: number, sessions: number) => void) | undefined;
+  private readonly timelineLimits: TimelineLimits;
+  private readonly decisionsKey: string;
+  /** A second connection for blocking reads of the decisions index (followDecisions), made on first use. */
+  private follower: Redis | undefined;
 
   constructor(client: Redis, options: RedisStoreOptions = {}) {
     this.limits = resolveStoreLimits(options);
     this.prefix = checkKeyPrefix(options.prefix ?? DEFAULT_KEY_PREFIX);
     this.ownsClient = options.ownsClient ?? false;
     this.onRoundTrip = options.onRoundTrip;
+    this.timelineLimits = options.timeline ?? DEFAULT_TIMELINE_LIMITS;
+    this.decisionsKey = decisionsIndexKey(this.prefix);
     this.client = client;
     registerScripts(client);
   }
@@ -225,13 +242,103 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  async savePolicy(writes: readonly PolicyStateWrite[]): Promise<void> {
-    if (writes.length === 0) return;
+  async settle(batch: SettleBatch): Promise<void> {
+    const { maxEntries, maxDecisions } = this.timelineLimits;
+    const timeline = maxEntries > 0 ? batch.timeline : [];
+    const decisions = maxDecisions > 0 ? batch.decisions : [];
+    if (batch.policy.length === 0 && timeline.length === 0 && decisions.length === 0) return;
     const pipeline = this.client.pipeline();
     const commands = pipeline as unknown as PolicyCommands;
-    for (const w of writes)
-      commands.savePolicy(this.keys(w.sessionId).pol, w.asOf, w.state, this.limits.idleTtlMs);
+    const ttl = this.limits.idleTtlMs;
+    for (const w of batch.policy) commands.savePolicy(this.keys(w.sessionId).pol, w.asOf, w.state, ttl);
+    const bySession = new Map<string, { n: number; entry: string }[]>();
+    for (const t of timeline) {
+      const list = bySession.get(t.sessionId);
+      if (list) list.push(t);
+      else bySession.set(t.sessionId, [t]);
+    }
+    for (const [sessionId, entries] of bySession) {
+      const { tl } = this.keys(sessionId);
+      // An entry written again (a batch re-decided after a crash) replaces the first one.
+      for (const e of entries) pipeline.zremrangebyscore(tl, e.n, e.n);
+      pipeline.zadd(tl, ...entries.flatMap((e) => [e.n, e.entry]));
+      pipeline.zremrangebyrank(tl, 0, -(maxEntries + 1));
+      pipeline.pexpire(tl, ttl);
+    }
+    for (const json of decisions)
+      pipeline.xadd(this.decisionsKey, 'MAXLEN', '~', maxDecisions, '*', 'd', json);
     for (const [err] of await this.exec(pipeline)) if (err) throw storeError(err);
+  }
+
+  async readSession(sessionId: string): Promise<StoredSession> {
+    const { win, pol } = this.keys(sessionId);
+    const pipeline = this.client.pipeline();
+    pipeline.getBuffer(win);
+    pipeline.get(pol);
+    pipeline.pttl(win);
+    pipeline.pttl(pol);
+    const [[e1, packed], [e2, policy], [, winTtl], [, polTtl]] = (await this.exec(pipeline)) as [
+      Error | null,
+      unknown,
+    ][] as [
+      [Error | null, Buffer | null],
+      [Error | null, string | null],
+      [unknown, number],
+      [unknown, number],
+    ];
+    if (e1 || e2) throw storeError(e1 ?? e2);
+    const bar = policy === null ? -1 : policy.indexOf('|');
+    const ttl = Math.max(winTtl, polTtl);
+    return {
+      window: packed === null ? null : summarizeWindow(decodeState(packed)),
+      policy: policy === null || bar < 0 ? null : policy.slice(bar + 1),
+      expiresInMs: ttl >= 0 ? ttl : null,
+    };
+  }
+
+  async readTimeline(sessionId: string): Promise<string[]> {
+    try {
+      return await this.client.zrange(this.keys(sessionId).tl, 0, -1);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  async readDecisions(before: string | null, count: number): Promise<IndexedDecision[]> {
+    try {
+      const rows = await this.client.xrevrange(
+        this.decisionsKey,
+        before === null ? '+' : `(${before}`,
+        '-',
+        'COUNT',
+        count,
+      );
+      return rows.map(([cursor, fields]) => ({ cursor, json: fields[1] ?? '{}' }));
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  async followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]> {
+    if (this.client.status === 'end') return [];
+    this.follower ??= this.client.duplicate({ lazyConnect: false });
+    try {
+      const reply = await this.follower.xread(
+        'COUNT',
+        500,
+        'BLOCK',
+        Math.max(1, Math.round(waitMs)),
+        'STREAMS',
+        this.decisionsKey,
+        after ?? '$',
+      );
+      if (!reply) return [];
+      return reply.flatMap(([, rows]) =>
+        rows.map(([cursor, fields]) => ({ cursor, json: fields[1] ?? '{}' })),
+      );
+    } catch (err) {
+      throw storeError(err);
+    }
   }
 
   private async exec(pipeline: ChainableCommander): Promise<[Error | null, unknown][]> {
@@ -260,6 +367,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    this.follower?.disconnect();
+    this.follower = undefined;
     if (this.ownsClient && this.client.status !== 'end') await this.client.quit();
   }
 }

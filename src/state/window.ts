@@ -1,4 +1,4 @@
-import type { ActionInput, FingerprintSnapshot, WindowCounts, WindowView } from '../contract';
+import type { ActionInput, FingerprintSnapshot, WindowCounts, WindowSummary, WindowView } from '../contract';
 import { RiskStreamError } from '../errors';
 
 /**
@@ -341,4 +341,24 @@ export function applyToSession(
   entry.ledger.set(input.eventId, view);
   while (entry.ledger.size > ledgerCap) entry.ledger.delete(entry.ledger.keys().next().value as string);
   return { view, fresh: true };
+}
+
+/** The analyst API's view of a window (SessionStore.readSession). */
+export function summarizeWindow(state: WindowState): WindowSummary {
+  return {
+    events: state.n,
+    firstTs: state.first,
+    lastTs: state.last,
+    baseline: state.base,
+    latest: state.prev,
+    distinct: {
+      fp: state.fp.length,
+      ua: state.ua.length,
+      ja4: state.ja4.length,
+      dev: state.dev.length,
+      asn: state.asn.length,
+      country: state.country.length,
+    },
+    capped: state.capped,
+  };
 }

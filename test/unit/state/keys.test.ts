@@ -17,6 +17,7 @@ describe('state/keys', () => {
       ev: 'rs:{sess-42}:v2:ev',
       evq: 'rs:{sess-42}:v2:evq',
       pol: 'rs:{sess-42}:v2:pol',
+      tl: 'rs:{sess-42}:v2:tl',
     });
   });
 
