@@ -351,7 +351,6 @@ export function createPipeline(deps: PipelineDeps) {
         }
         if (deps.timeline) {
           const c = action.client;
-          const ref = sealed;
           timeline.push({
             sessionId: action.session_id,
             n: view.n,
@@ -381,10 +380,10 @@ export function createPipeline(deps: PipelineDeps) {
               policy_rule: f.rule,
               reasons: decision.reasons,
               model_version: decision.model_version,
-              evidence: ref,
+              evidence: sealed,
             }),
           });
-          if (decision.decision !== 'ALLOW') indexed.push(JSON.stringify({ ...decision, evidence: ref }));
+          if (decision.decision !== 'ALLOW') indexed.push(JSON.stringify({ ...decision, evidence: sealed }));
         }
       }
       if (next) {

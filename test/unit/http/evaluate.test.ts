@@ -67,22 +67,28 @@ function heldHandler() {
   return { handler, acked, settleGate, log };
 }
 
+/** The evaluate route on a held pipeline, publishing or not. */
+async function served(publish: boolean) {
+  const held = heldHandler();
+  const app = Fastify();
+  registerEvaluateRoute(app, {
+    handler: held.handler,
+    publish,
+    publishAllow: false,
+    tokens: [],
+    clientCerts: false,
+    maxBytes: 4096,
+    maxBatch: 16,
+    ready: () => true,
+    log: silentLogger(),
+  });
+  await app.ready();
+  return { held, app };
+}
+
 describe('http/evaluate: when an inline answer is sent', () => {
   it('an unpublished ALLOW is answered at once, a published decision once Kafka acknowledged it, and closing waits for settling', async () => {
-    const held = heldHandler();
-    const app = Fastify();
-    registerEvaluateRoute(app, {
-      handler: held.handler,
-      publish: true,
-      publishAllow: false,
-      tokens: [],
-      clientCerts: false,
-      maxBytes: 4096,
-      maxBatch: 16,
-      ready: () => true,
-      log: silentLogger(),
-    });
-    await app.ready();
+    const { held, app } = await served(true);
     const post = (event_id: string, decision: DecisionType) =>
       app.inject({ method: 'POST', url: '/v1/evaluate', payload: { event_id, decision } });
 
@@ -111,20 +117,7 @@ describe('http/evaluate: when an inline answer is sent', () => {
   });
 
   it('without publishing, every answer comes before settling', async () => {
-    const held = heldHandler();
-    const app = Fastify();
-    registerEvaluateRoute(app, {
-      handler: held.handler,
-      publish: false,
-      publishAllow: false,
-      tokens: [],
-      clientCerts: false,
-      maxBytes: 4096,
-      maxBatch: 16,
-      ready: () => true,
-      log: silentLogger(),
-    });
-    await app.ready();
+    const { held, app } = await served(false);
     const r = await app.inject({
       method: 'POST',
       url: '/v1/evaluate',
