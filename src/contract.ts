@@ -253,7 +253,10 @@ export interface EvidenceRecord {
 /** What SessionStore.settle stores for a batch. */
 export interface SettleBatch {
   policy: readonly PolicyStateWrite[];
-  /** Timeline entries (JSON) with the event's arrival number; an entry replaces one with the same n. */
+  /**
+   * Timeline entries (JSON) with the event's arrival number; an entry replaces one with the same n
+   * (the later one, within a batch too).
+   */
   timeline: readonly { sessionId: string; n: number; entry: string }[];
   /** Non-ALLOW decisions (JSON) for the recent-decisions index. */
   decisions: readonly string[];
@@ -316,8 +319,13 @@ export interface SessionStore {
   /** Recent non-ALLOW decisions (JSON), newest first, older than `before` (a cursor from an earlier page). */
   readDecisions(before: string | null, count: number): Promise<IndexedDecision[]>;
   /**
-   * Decisions indexed after the cursor `after` (null: from now on), oldest first; waits up to
-   * `waitMs` for one. For a live feed: one caller per process, fanned out.
+   * Decisions indexed after the cursor `after` (null: from now on, i.e. after this call starts),
+   * oldest first; waits up to `waitMs` for one and returns as soon as there is one, so it may
+   * return only the first of several arriving together (or a bounded number): follow on from the
+   * last cursor. `waitMs <= 0` does not wait: it returns at once what is already newer than `after`
+   * (a catch-up, e.g. from an SSE Last-Event-ID), without queueing behind a waiting call. For a
+   * live feed: one waiting caller per process, fanned out. After close() it returns [] at once,
+   * and a call waiting at close() returns.
    */
   followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]>;
   /** Cheap liveness check for /readyz. */

@@ -287,6 +287,8 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       ...(security.https ? { https: security.https } : {}),
       reloadPolicy: () => policy.reload(),
       adminTokens: security.adminTokens,
+      analystTokens: security.analystTokens,
+      adminOpen: security.adminOpen,
       routes: [
         (app: FastifyInstance) => {
           registerInvestigationRoutes(app, {

@@ -21,8 +21,8 @@ const matches = (r: EvidenceRecord, f: EvidenceFilter) =>
 
 /**
  * The records of every chain with at least one record matching the filter, whole (a chain cut
- * short would not verify), one copy of each (re-decided batches write a record again), ordered by
- * session, chain start and seq.
+ * short would not verify), one version of each (re-decided batches write a record again), ordered
+ * by session, chain start and seq.
  */
 export function selectEvidence(records: Iterable<EvidenceRecord>, filter: EvidenceFilter): EvidenceRecord[] {
   const chains = new Map<string, EvidenceRecord[]>();
@@ -36,16 +36,7 @@ export function selectEvidence(records: Iterable<EvidenceRecord>, filter: Eviden
   }
   const out: { start: number; records: EvidenceRecord[] }[] = [];
   for (const key of wanted) {
-    const seen = new Set<string>();
-    const list = chains
-      .get(key)!
-      .filter((r) => {
-        const id = `${r.seq}\n${r.evidence_id}`;
-        if (seen.has(id)) return false;
-        seen.add(id);
-        return true;
-      })
-      .sort((a, b) => a.seq - b.seq);
+    const list = onePerRecord(chains.get(key)!);
     out.push({ start: list[0]!.decided_at, records: list });
   }
   out.sort(
@@ -55,6 +46,34 @@ export function selectEvidence(records: Iterable<EvidenceRecord>, filter: Eviden
       a.records[0]!.chain.localeCompare(b.records[0]!.chain),
   );
   return out.flatMap((c) => c.records);
+}
+
+/**
+ * One version of each record of a chain, by seq. A batch decided again after a crash writes its
+ * records again, sealed with a new decision time: the version kept is the one the next record links
+ * to, or for the last record the one written last (the one the session's saved state points to).
+ */
+function onePerRecord(chain: readonly EvidenceRecord[]): EvidenceRecord[] {
+  const bySeq = new Map<number, Map<string, EvidenceRecord>>();
+  for (const r of chain) {
+    let versions = bySeq.get(r.seq);
+    if (!versions) bySeq.set(r.seq, (versions = new Map()));
+    // A later copy of a record moves to the end: the written-last version is the last entry.
+    versions.delete(`${r.evidence_id}\n${r.hash}`);
+    versions.set(`${r.evidence_id}\n${r.hash}`, r);
+  }
+  const seqs = [...bySeq.keys()].sort((a, b) => a - b);
+  return seqs.flatMap((seq) => {
+    const versions = [...bySeq.get(seq)!.values()];
+    const ids = new Set(versions.map((r) => r.evidence_id));
+    // Different records at one seq (a fork) are all kept: verify is to say so, not the export.
+    return [...ids].map((id) => {
+      const same = versions.filter((r) => r.evidence_id === id);
+      const linked = bySeq.get(seq + 1);
+      const next = linked ? [...linked.values()].map((r) => r.prev_hash) : [];
+      return same.find((r) => next.includes(r.hash)) ?? same[same.length - 1]!;
+    });
+  });
 }
 
 /**
@@ -69,22 +88,24 @@ export async function readAuditTopic(
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
+  const starts = new Map<number, bigint>();
   let total = 0n;
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
       throw new RiskStreamError('CONFIG_INVALID', `audit topic "${topic}" does not exist (kafka.auditTopic)`);
     }
-    const [offsets, starts] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      admin.fetchTopicOffsetsByTimestamp(topic, 0),
-    ]);
+    const offsets = await admin.fetchTopicOffsets(topic);
     ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-    for (const s of starts) total += (ends.get(s.partition) ?? 0n) - BigInt(s.offset);
+    for (const o of offsets) {
+      starts.set(o.partition, BigInt(o.low));
+      total += BigInt(o.high) - BigInt(o.low);
+    }
   } finally {
     await admin.disconnect();
   }
-  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
+  // A partition whose records all aged out (low = high) has nothing to read and never sends a batch.
+  const pending = new Set([...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p));
   const records: EvidenceRecord[] = [];
   let unreadable = 0;
   if (pending.size === 0) return { records, unreadable };

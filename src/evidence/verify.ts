@@ -1,5 +1,5 @@
 import type { EvidenceRecord } from '../contract';
-import { GENESIS_HASH, evidenceHash } from './record';
+import { GENESIS_HASH, canonicalJson, evidenceHash } from './record';
 
 /** One problem `verify` found, with the line of the record it concerns. */
 export interface ChainProblem {
@@ -61,6 +61,17 @@ export function verifyEvidence(lines: Iterable<string>): VerifyReport {
       problems.push(at(lineNo, null, `not an evidence record (missing ${missing.join(', ')})`));
       continue;
     }
+    // The chain walk does arithmetic on seq: anything else would be reported as a nonsense gap.
+    if (!Number.isInteger(record.seq) || record.seq < 1) {
+      problems.push(
+        at(
+          lineNo,
+          null,
+          `not an evidence record (seq ${JSON.stringify(record.seq)} is not a whole number from 1)`,
+        ),
+      );
+      continue;
+    }
     records++;
     if (evidenceHash(record) !== record.hash) {
       problems.push(
@@ -90,9 +101,23 @@ export function verifyEvidence(lines: Iterable<string>): VerifyReport {
     for (const seq of seqs) {
       const here = bySeq.get(seq)!;
       const head = here[0]!;
-      // Copies of one record (a batch re-decided after a crash) count once.
+      // Copies of one record (a batch re-decided after a crash) count once. Such a copy is sealed
+      // again with its new decision time, and may differ from the first in nothing else.
       const others = here.filter((p) => p.record.evidence_id !== head.record.evidence_id);
       copies += here.length - 1 - others.length;
+      for (const c of here.slice(1)) {
+        if (c.record.evidence_id !== head.record.evidence_id || c.record.hash === head.record.hash) continue;
+        const differ = differentFields(head.record, c.record);
+        if (differ.length > 0) {
+          problems.push(
+            at(
+              c.line,
+              c.record,
+              `a second version of seq ${seq} (line ${head.line}) differs in ${differ.join(', ')}; a batch decided again differs only in decided_at`,
+            ),
+          );
+        }
+      }
       for (const o of others) {
         problems.push(
           at(o.line, o.record, `two different records at seq ${seq} (the other on line ${head.line})`),
@@ -131,6 +156,16 @@ export function verifyEvidence(lines: Iterable<string>): VerifyReport {
     copies,
     problems,
   };
+}
+
+/** Top-level fields (other than hash and decided_at) in which two records differ. */
+function differentFields(a: EvidenceRecord, b: EvidenceRecord): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  keys.delete('hash');
+  keys.delete('decided_at');
+  const av = a as unknown as Record<string, unknown>;
+  const bv = b as unknown as Record<string, unknown>;
+  return [...keys].filter((k) => canonicalJson(av[k]) !== canonicalJson(bv[k])).sort();
 }
 
 function at(line: number, r: EvidenceRecord | null, problem: string): ChainProblem {

@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics/metrics';
 import type { BatchHandler } from '../pipeline/handler';
 import { INLINE_SOURCE, type BatchResult, type Outcome } from '../pipeline/process';
-import { tokenMatcher } from './security';
+import { bearer, tokenMatcher } from './security';
 
 /**
  * POST /v1/evaluate: one SessionAction (JSON) in, its Decision out, synchronously, through the
@@ -141,9 +141,8 @@ export function registerEvaluateRoute(app: FastifyInstance, deps: EvaluateDeps):
   const authorized = (req: FastifyRequest): boolean => {
     if (!authRequired) return true;
     if (deps.clientCerts && (req.raw.socket as TLSSocket).authorized === true) return true;
-    const header = req.headers.authorization;
-    if (deps.tokens.length > 0 && header?.startsWith('Bearer ')) return matches(header.slice(7).trim());
-    return false;
+    const token = bearer(req.headers.authorization);
+    return deps.tokens.length > 0 && token !== null && matches(token);
   };
 
   // Closing the server waits for batches still settling after their requests were answered.

@@ -1,7 +1,10 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Decision, IndexedDecision, SessionStore } from '../contract';
+import type { FingerprintSnapshot, SessionStore } from '../contract';
 import type { Logger } from '../log';
 import { parseFriction } from '../policy/friction';
+import { DecisionFeed, compareCursors, parseIndexed, type Summary } from './feed';
+import { BadParam, beforeOf, filterOf, lastEventIdOf, cursorOf, limitOf, matches, type Query } from './query';
 import { bearer, tokenMatcher } from './security';
 
 /**
@@ -11,10 +14,12 @@ import { bearer, tokenMatcher } from './security';
  * - GET /v1/sessions/:id           the session's window summary and policy state
  * - GET /v1/sessions/:id/timeline  its actions in order: client, what changed, score, decision, reasons
  * - GET /v1/decisions              recent non-ALLOW decisions, newest first, filtered, paginated
- * - GET /v1/decisions/stream       the same as they happen (Server-Sent Events)
+ * - GET /v1/decisions/stream       the same as they happen (Server-Sent Events); a reconnecting
+ *                                  client (Last-Event-ID) first gets what it missed
  *
  * Callers present an analyst token (read-only) or an admin token; with neither configured the API
- * is open, which start-up allows only on a loopback address.
+ * is open, which start-up allows only on a loopback address. A malformed query parameter is a 400
+ * naming it; an empty one counts as not given (what an HTML form sends for an empty field).
  */
 
 export interface InvestigateDeps {
@@ -30,89 +35,48 @@ export interface InvestigateDeps {
   heartbeatMs?: number;
 }
 
-type Summary = Decision & { evidence?: { seq: number; hash: string } | null };
-
-interface DecisionQuery {
-  user?: string;
-  app?: string;
-  decision?: string;
-  session?: string;
-  since?: string;
-  limit?: string;
-  cursor?: string;
-}
-
+/** Index rows read per page and at most per request (a filter that matches little stops there). */
+const PAGE = 500;
 const MAX_SCAN = 20_000;
+const DECISIONS_LIMIT = { def: 50, max: 500 };
+const TIMELINE_LIMIT = { def: 100, max: 1000 };
+/**
+ * The index is in settle order, which is decided_at order only roughly (batches in flight, several
+ * engines), so a `since` scan stops only at a decision this much older than `since`.
+ */
+const SINCE_SLACK_MS = 60_000;
 
-function filterOf(q: DecisionQuery): (d: Summary) => boolean {
-  const since =
-    q.since === undefined ? undefined : /^\d+$/.test(q.since) ? Number(q.since) : Date.parse(q.since);
-  const decisions = q.decision ? new Set(q.decision.split(',').map((s) => s.trim().toUpperCase())) : null;
-  return (d) =>
-    (!q.user || d.user_id === q.user) &&
-    (!q.app || d.app === q.app) &&
-    (!q.session || d.session_id === q.session) &&
-    (!decisions || decisions.has(d.decision)) &&
-    (since === undefined || !Number.isFinite(since) || d.decided_at >= since);
-}
+/** Resolves once the response can take more, or is closed. */
+const drained = (res: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 
-const parse = (row: IndexedDecision): Summary | null => {
-  try {
-    return JSON.parse(row.json) as Summary;
-  } catch {
-    return null;
-  }
-};
-
-/** One reader of the decisions index per process, fanned out to every live-feed client. */
-class DecisionFeed {
-  private readonly listeners = new Set<(d: Summary, cursor: string) => void>();
-  private running = false;
-  private stopped = false;
-
-  constructor(
-    private readonly store: SessionStore,
-    private readonly waitMs: number,
-    private readonly log: Logger,
-  ) {}
-
-  subscribe(listener: (d: Summary, cursor: string) => void): () => void {
-    this.listeners.add(listener);
-    if (!this.running) void this.loop();
-    return () => this.listeners.delete(listener);
-  }
-
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async loop(): Promise<void> {
-    this.running = true;
-    try {
-      let cursor = (await this.store.readDecisions(null, 1))[0]?.cursor ?? '0';
-      while (!this.stopped && this.listeners.size > 0) {
-        try {
-          const rows = await this.store.followDecisions(cursor, this.waitMs);
-          for (const row of rows) {
-            cursor = row.cursor;
-            const d = parse(row);
-            if (d) for (const l of this.listeners) l(d, row.cursor);
-          }
-        } catch (err) {
-          this.log.warn({ err: (err as Error).message }, 'live decision feed: reading the index failed');
-          await new Promise((r) => setTimeout(r, this.waitMs));
-        }
-      }
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'live decision feed stopped');
-    } finally {
-      this.running = false;
-    }
-  }
+/** A window fingerprint in the API's client vocabulary (the timeline's names), with its event time. */
+function clientOf(fp: FingerprintSnapshot | null) {
+  if (fp === null) return null;
+  return {
+    ip: fp.ip,
+    asn: fp.asn,
+    country: fp.country,
+    lat: fp.lat,
+    lon: fp.lon,
+    user_agent: fp.ua,
+    ja4: fp.ja4,
+    device_id: fp.dev,
+    ts: fp.ts,
+  };
 }
 
 export function registerInvestigationRoutes(app: FastifyInstance, deps: InvestigateDeps): void {
   const allowed = tokenMatcher([...deps.analystTokens, ...deps.adminTokens]);
+  const noTokens = deps.analystTokens.length + deps.adminTokens.length === 0;
   const { open } = deps;
   const feed = new DecisionFeed(deps.store, deps.followWaitMs ?? 1000, deps.log);
   const streams = new Set<() => void>();
@@ -136,7 +100,9 @@ export function registerInvestigationRoutes(app: FastifyInstance, deps: Investig
           reply,
           401,
           'UNAUTHORIZED',
-          'an analyst or admin bearer token is required (http.analystTokens)',
+          noTokens
+            ? 'no analyst or admin tokens are configured (http.analystTokens): without them the analyst API answers only on a loopback address'
+            : 'an analyst or admin bearer token is required (http.analystTokens)',
         ),
       );
     }
@@ -148,30 +114,33 @@ export function registerInvestigationRoutes(app: FastifyInstance, deps: Investig
       reply.header('cache-control', 'no-store');
       return payload;
     });
+    scope.setErrorHandler((err, _req, reply) => {
+      if (!(err instanceof BadParam)) throw err;
+      return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message, param: err.param });
+    });
 
     scope.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
       const id = req.params.id;
-      const s = await deps.store.readSession(id);
-      const timeline = await deps.store.readTimeline(id);
+      const [s, timeline] = await Promise.all([deps.store.readSession(id), deps.store.readTimeline(id)]);
       if (!s.window && !s.policy && timeline.length === 0) {
         return problem(reply, 404, 'NOT_FOUND', `no recent data for session ${id} (unknown, or expired)`);
       }
       const f = parseFriction(s.policy);
-      const last =
-        timeline.length > 0 ? (JSON.parse(timeline[timeline.length - 1]!) as { client: unknown }) : null;
-      const firstEntry = timeline.length > 0 ? (JSON.parse(timeline[0]!) as { client: unknown }) : null;
-      const user = (last as { user_id?: string } | null)?.user_id ?? null;
+      type Entry = { user_id?: string; client?: unknown };
+      const first = timeline.length > 0 ? (JSON.parse(timeline[0]!) as Entry) : null;
+      const last = timeline.length > 0 ? (JSON.parse(timeline[timeline.length - 1]!) as Entry) : null;
       const w = s.window;
       return {
         session_id: id,
-        user_id: user,
+        user_id: last?.user_id ?? null,
         window: w
           ? {
               events: w.events,
               first_ts: w.firstTs,
               last_ts: w.lastTs,
-              baseline: firstEntry?.client ?? null,
-              last: last?.client ?? null,
+              // From the window, which sees the whole session (the timeline keeps its latest actions).
+              baseline: clientOf(w.baseline),
+              latest: clientOf(w.latest),
               distinct: w.distinct,
               capped: w.capped,
             }
@@ -192,58 +161,69 @@ export function registerInvestigationRoutes(app: FastifyInstance, deps: Investig
         evidence: f?.chain ? { seq: f.chain.seq, hash: f.chain.hash } : null,
         expires_in_ms: s.expiresInMs,
         timeline_entries: timeline.length,
+        // The clients of the oldest and the newest action the timeline still keeps.
+        timeline_first_client: first?.client ?? null,
+        timeline_last_client: last?.client ?? null,
       };
     });
 
-    scope.get<{ Params: { id: string }; Querystring: { limit?: string; before?: string } }>(
-      '/v1/sessions/:id/timeline',
-      async (req) => {
-        const limit = clamp(req.query.limit, 100, 1, 1000);
-        const before = req.query.before === undefined ? Infinity : Number(req.query.before);
-        const all = (await deps.store.readTimeline(req.params.id)).map(
-          (json) => JSON.parse(json) as { n: number },
-        );
-        const older = all.filter((e) => e.n < before);
-        const items = older.slice(-limit);
-        return {
-          session_id: req.params.id,
-          items,
-          next_before: older.length > items.length ? (items[0]?.n ?? null) : null,
-        };
-      },
-    );
-
-    scope.get<{ Querystring: DecisionQuery }>('/v1/decisions', async (req) => {
-      const limit = clamp(req.query.limit, 50, 1, 500);
-      const keep = filterOf(req.query);
-      const items: Summary[] = [];
-      const ids = new Set<string>();
-      let cursor: string | null = req.query.cursor ?? null;
-      let scanned = 0;
-      let exhausted = false;
-      while (items.length < limit && scanned < MAX_SCAN) {
-        const rows = await deps.store.readDecisions(cursor, 500);
-        if (rows.length === 0) {
-          exhausted = true;
-          break;
-        }
-        for (const row of rows) {
-          scanned++;
-          const d = parse(row);
-          // A batch re-decided after a crash indexes its decisions again: each is listed once.
-          if (d && keep(d) && !ids.has(d.decision_id)) {
-            ids.add(d.decision_id);
-            items.push(d);
-          }
-          cursor = row.cursor;
-          if (items.length >= limit) break;
-        }
-      }
-      return { items, next_cursor: exhausted ? null : cursor };
+    scope.get<{ Params: { id: string }; Querystring: Query }>('/v1/sessions/:id/timeline', async (req) => {
+      const limit = limitOf(req.query, TIMELINE_LIMIT);
+      const before = beforeOf(req.query);
+      const all = (await deps.store.readTimeline(req.params.id)).map(
+        (json) => JSON.parse(json) as { n: number },
+      );
+      const older = all.filter((e) => e.n < before);
+      const items = older.slice(-limit);
+      return {
+        session_id: req.params.id,
+        items,
+        next_before: older.length > items.length ? (items[0]?.n ?? null) : null,
+      };
     });
 
-    scope.get<{ Querystring: DecisionQuery }>('/v1/decisions/stream', (req, reply) => {
-      const keep = filterOf(req.query);
+    scope.get<{ Querystring: Query }>('/v1/decisions', async (req) => {
+      const limit = limitOf(req.query, DECISIONS_LIMIT);
+      const filter = filterOf(req.query);
+      const stopAt = filter.since === null ? null : filter.since - SINCE_SLACK_MS;
+      const items: Summary[] = [];
+      const ids = new Set<string>();
+      let cursor = cursorOf(req.query, 'cursor');
+      let scanned = 0;
+      let done = false;
+      scan: while (scanned < MAX_SCAN) {
+        const rows = await deps.store.readDecisions(cursor, PAGE);
+        for (const row of rows) {
+          scanned++;
+          cursor = row.cursor;
+          const d = parseIndexed(row);
+          if (d === null) continue;
+          // Newest first: past `since` nothing older can match.
+          if (stopAt !== null && d.decided_at < stopAt) {
+            done = true;
+            break scan;
+          }
+          // A batch re-decided after a crash indexes its decisions again: each is listed once.
+          if (matches(filter, d) && !ids.has(d.decision_id)) {
+            ids.add(d.decision_id);
+            items.push(d);
+            if (items.length >= limit) {
+              done = rows.length < PAGE && row === rows[rows.length - 1];
+              break scan;
+            }
+          }
+        }
+        if (rows.length < PAGE) {
+          done = true;
+          break;
+        }
+      }
+      return { items, next_cursor: done ? null : cursor };
+    });
+
+    scope.get<{ Querystring: Query }>('/v1/decisions/stream', (req, reply) => {
+      const filter = filterOf(req.query);
+      const after = lastEventIdOf(req.headers['last-event-id'], req.query);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -253,11 +233,26 @@ export function registerInvestigationRoutes(app: FastifyInstance, deps: Investig
         'x-accel-buffering': 'no',
       });
       res.write(': risk-stream live decisions\n\n');
-      const unsubscribe = feed.subscribe((d, cursor) => {
-        if (keep(d)) res.write(`id: ${cursor}\nevent: decision\ndata: ${JSON.stringify(d)}\n\n`);
+
+      let ended = false;
+      // The cursor of the latest decision handled (sent, or filtered out): nothing at or before it
+      // is sent again, so the replay and the live feed join without a duplicate.
+      let through = after;
+      const deliver = (d: Summary | null, cursor: string) => {
+        if (ended || (through !== null && compareCursors(cursor, through) <= 0)) return;
+        through = cursor;
+        if (d && matches(filter, d))
+          res.write(`id: ${cursor}\nevent: decision\ndata: ${JSON.stringify(d)}\n\n`);
+      };
+      // While the replay runs, live decisions wait here.
+      let held: [Summary | null, string][] | null = after === null ? null : [];
+      const { unsubscribe, started } = feed.subscribe((d, cursor) => {
+        if (held) held.push([d, cursor]);
+        else deliver(d, cursor);
       });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), deps.heartbeatMs ?? 15_000);
       const close = () => {
+        ended = true;
         clearInterval(heartbeat);
         unsubscribe();
         streams.delete(end);
@@ -267,12 +262,38 @@ export function registerInvestigationRoutes(app: FastifyInstance, deps: Investig
         res.end();
       };
       streams.add(end);
-      req.raw.on('close', close);
+      res.on('close', close);
+
+      if (after !== null) {
+        const replay = async () => {
+          // Subscribed first, then read until nothing is left: whatever the live feed does not
+          // bring was indexed before it started, so the replay has it (up to MAX_SCAN decisions:
+          // a client further behind misses the oldest).
+          await started;
+          // A cursor past the newest decision is not from this index (an in-memory one restarted):
+          // replay nothing and filter nothing out.
+          const newest = (await deps.store.readDecisions(null, 1))[0]?.cursor;
+          if (newest === undefined || compareCursors(after, newest) > 0) through = null;
+          let cursor = after;
+          for (let read = 0; through !== null && !ended && read < MAX_SCAN;) {
+            const rows = await deps.store.followDecisions(cursor, 0);
+            if (rows.length === 0) break;
+            for (const row of rows) deliver(parseIndexed(row), row.cursor);
+            cursor = rows[rows.length - 1]!.cursor;
+            read += rows.length;
+            // A long replay goes at the client's pace, not into memory.
+            if (res.writableNeedDrain) await drained(res);
+          }
+          const waiting = held ?? [];
+          held = null;
+          for (const [d, cursor] of waiting) deliver(d, cursor);
+        };
+        replay().catch((err: unknown) => {
+          // Ended, the client reconnects with the same Last-Event-ID and the replay is tried again.
+          deps.log.warn({ err: (err as Error).message }, 'live decision feed: the replay failed');
+          if (!ended) end();
+        });
+      }
     });
   });
-}
-
-function clamp(value: string | undefined, def: number, min: number, max: number): number {
-  const n = value === undefined ? def : Number(value);
-  return Number.isFinite(n) ? Math.min(max, Math.max(min, Math.floor(n))) : def;
 }

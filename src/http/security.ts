@@ -13,6 +13,8 @@ export interface HttpSecurity {
   adminTokens: string[];
   /** The analyst API needs no token (none configured, loopback address). */
   analystOpen: boolean;
+  /** /admin/* needs no token (no admin token configured, loopback address). */
+  adminOpen: boolean;
   clientCerts: boolean;
   https: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: false } | null;
 }
@@ -31,11 +33,6 @@ function readFile(file: string, setting: string, env: string): Buffer {
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const isLoopback = (host: string) => LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith('127.'));
 
-/**
- * Reads the token file and the TLS files and checks the combination. Fails start-up naming the
- * setting: a certificate without its key, client certificates without a CA, or an inline API that
- * would answer anyone on a non-loopback address.
- */
 /** Tokens from a comma-separated setting and its file (one per line, # comments), each 16+ characters. */
 function tokenList(
   list: string | undefined,
@@ -60,6 +57,11 @@ function tokenList(
   return tokens;
 }
 
+/**
+ * Reads the token file and the TLS files and checks the combination. Fails start-up naming the
+ * setting: a certificate without its key, client certificates without a CA, or an inline API that
+ * would answer anyone on a non-loopback address.
+ */
 export function resolveHttpSecurity(http: Settings['http']): HttpSecurity {
   const tokens = tokenList(http.tokens, http.tokensFile, 'http.tokens', 'RISK_STREAM_HTTP_TOKENS');
   const analystTokens = tokenList(
@@ -113,7 +115,8 @@ export function resolveHttpSecurity(http: Settings['http']): HttpSecurity {
   // Without analyst or admin tokens the analyst API answers only on a loopback address; elsewhere
   // it refuses every request (401) until tokens are configured.
   const analystOpen = analystTokens.length + adminTokens.length === 0 && isLoopback(http.host);
-  return { tokens, analystTokens, adminTokens, analystOpen, clientCerts, https };
+  const adminOpen = adminTokens.length === 0 && isLoopback(http.host);
+  return { tokens, analystTokens, adminTokens, analystOpen, adminOpen, clientCerts, https };
 }
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
@@ -129,7 +132,8 @@ export function tokenMatcher(tokens: readonly string[]): (presented: string) => 
   };
 }
 
-/** The bearer token of an Authorization header, or null. */
+/** The bearer token of an Authorization header (the scheme is case-insensitive), or null. */
 export function bearer(header: string | undefined): string | null {
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
+  const token = header === undefined ? undefined : /^Bearer (.*)$/i.exec(header)?.[1]?.trim();
+  return token ? token : null;
 }

@@ -22,8 +22,15 @@ export interface ServerDeps {
   https?: HttpSecurity['https'];
   /** Routes to add (the inline API, CAEP's well-known documents). */
   routes?: ((app: FastifyInstance) => void)[];
-  /** Bearer tokens /admin/* requires; none: the admin routes are open (loopback only). */
+  /** Bearer tokens /admin/* requires; none: see adminOpen. */
   adminTokens?: readonly string[];
+  /**
+   * With no admin tokens: true, /admin/* is open (a loopback address, see resolveHttpSecurity);
+   * false, every /admin/* request is refused until tokens are configured. @default true
+   */
+  adminOpen?: boolean;
+  /** Analyst tokens: valid but read-only, so /admin/* answers them 403 (an unknown token gets 401). */
+  analystTokens?: readonly string[];
 }
 
 /** Builds (does not start) the HTTP server: /metrics, /healthz, /readyz (and the engine's admin route). */
@@ -63,16 +70,41 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return { ready, checks };
   });
 
-  // /admin/* takes an admin token once any is configured (analyst tokens are read-only).
+  // /admin/* takes an admin token once any is configured: no token or an unknown one is a 401, an
+  // analyst token (valid, read-only) a 403.
   const adminTokens = deps.adminTokens ?? [];
-  if (adminTokens.length > 0) {
-    const isAdmin = tokenMatcher(adminTokens);
+  if (adminTokens.length === 0 && deps.adminOpen === false) {
     app.addHook('onRequest', async (req, reply) => {
-      if (!req.url.startsWith('/admin/')) return;
+      if (!req.routeOptions.url?.startsWith('/admin/')) return;
+      reply.code(401).header('www-authenticate', 'Bearer realm="risk-stream-admin"');
+      reply.header('cache-control', 'no-store');
+      return reply.send({
+        error: 'UNAUTHORIZED',
+        message:
+          'no admin token is configured and the server listens on a non-loopback address: set http.adminTokens',
+      });
+    });
+  } else if (adminTokens.length > 0) {
+    const isAdmin = tokenMatcher(adminTokens);
+    const isAnalyst = tokenMatcher(deps.analystTokens ?? []);
+    app.addHook('onRequest', async (req, reply) => {
+      // The matched route, not the raw URL: the router decodes it (/%61dmin/... is /admin/...).
+      if (!req.routeOptions.url?.startsWith('/admin/')) return;
       const token = bearer(req.headers.authorization);
       if (token !== null && isAdmin(token)) return;
+      reply.header('cache-control', 'no-store');
+      if (token !== null && isAnalyst(token)) {
+        reply.code(403);
+        return reply.send({
+          error: 'FORBIDDEN',
+          message: 'an analyst token is read-only: /admin/* needs an admin token (http.adminTokens)',
+        });
+      }
       reply.code(401).header('www-authenticate', 'Bearer realm="risk-stream-admin"');
-      return reply.send({ error: 'UNAUTHORIZED', message: 'an admin bearer token is required' });
+      return reply.send({
+        error: 'UNAUTHORIZED',
+        message: 'an admin bearer token is required (http.adminTokens)',
+      });
     });
   }
 

@@ -1,6 +1,6 @@
 import type { Decision, OutputSink, RawRecord } from '../contract';
 import { timeStage, type Metrics } from '../metrics/metrics';
-import type { BatchResult, ProcessBatch, ProcessOptions } from './process';
+import { INLINE_SOURCE, type BatchResult, type ProcessBatch, type ProcessOptions } from './process';
 
 export interface HandlerOptions {
   process: ProcessBatch;
@@ -75,7 +75,8 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
     if (result.settle) await timeStage(m, 'settle', result.settle);
     if (m) {
       const acked = now();
-      m.events.inc({ source: opts.source }, records.length);
+      // The inline API's requests share the engine's handler: counted as their own source.
+      m.events.inc({ source: records[0]!.source === INLINE_SOURCE ? 'inline' : opts.source }, records.length);
       m.batchSize.observe(records.length);
       m.decisionsEmitted.inc(toEmit.length);
       m.evidenceRecords.inc(result.evidence?.length ?? 0);

@@ -358,6 +358,7 @@ export function createPipeline(deps: PipelineDeps) {
               n: view.n,
               user_id: action.user_id,
               event_id: action.event_id,
+              decision_id: id,
               ts: action.ts,
               decided_at: decidedAt,
               app: action.app,

@@ -59,6 +59,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly decisions: IndexedDecision[] = [];
   private nextCursor = 1;
   private readonly waiting = new Set<() => void>();
+  private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.limits = resolveStoreLimits(options);
@@ -175,6 +176,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]> {
+    if (this.closed) return [];
     const from = after === null ? this.nextCursor - 1 : Number(after);
     const newer = () => this.decisions.filter((d) => Number(d.cursor) > from);
     const now = newer();
@@ -196,6 +198,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const wake of this.waiting) wake();
     this.sessions.clear();
   }

@@ -72,6 +72,16 @@ function eventArgs(input: ActionInput, out: (string | number)[]): void {
 
 const num = (value: unknown): number => value as number;
 
+/** Decisions one followDecisions call returns at most (the caller follows on from the last cursor). */
+const FOLLOW_COUNT = 500;
+
+type XReadReply = [key: string, rows: [id: string, fields: string[]][]][] | null;
+
+function indexedRows(reply: XReadReply): IndexedDecision[] {
+  if (!reply) return [];
+  return reply.flatMap(([, rows]) => rows.map(([cursor, fields]) => ({ cursor, json: fields[1] ?? '{}' })));
+}
+
 /**
  * Turns one session's reply into views. A fingerprint comes back as a reference to one this call
  * sent (most of them), to the stored one at [0]/[1], or as the string itself (duplicates).
@@ -151,6 +161,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly decisionsKey: string;
   /** A second connection for blocking reads of the decisions index (followDecisions), made on first use. */
   private follower: Redis | undefined;
+  private closed = false;
 
   constructor(client: Redis, options: RedisStoreOptions = {}) {
     this.limits = resolveStoreLimits(options);
@@ -251,17 +262,18 @@ export class RedisSessionStore implements SessionStore {
     const commands = pipeline as unknown as PolicyCommands;
     const ttl = this.limits.idleTtlMs;
     for (const w of batch.policy) commands.savePolicy(this.keys(w.sessionId).pol, w.asOf, w.state, ttl);
-    const bySession = new Map<string, { n: number; entry: string }[]>();
+    // By n, the later entry winning, also within one batch (a window that started over reuses n).
+    const bySession = new Map<string, Map<number, string>>();
     for (const t of timeline) {
-      const list = bySession.get(t.sessionId);
-      if (list) list.push(t);
-      else bySession.set(t.sessionId, [t]);
+      let entries = bySession.get(t.sessionId);
+      if (!entries) bySession.set(t.sessionId, (entries = new Map()));
+      entries.set(t.n, t.entry);
     }
     for (const [sessionId, entries] of bySession) {
       const { tl } = this.keys(sessionId);
       // An entry written again (a batch re-decided after a crash) replaces the first one.
-      for (const e of entries) pipeline.zremrangebyscore(tl, e.n, e.n);
-      pipeline.zadd(tl, ...entries.flatMap((e) => [e.n, e.entry]));
+      for (const n of entries.keys()) pipeline.zremrangebyscore(tl, n, n);
+      pipeline.zadd(tl, ...[...entries].flat());
       pipeline.zremrangebyrank(tl, 0, -(maxEntries + 1));
       pipeline.pexpire(tl, ttl);
     }
@@ -320,23 +332,34 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]> {
-    if (this.client.status === 'end') return [];
-    this.follower ??= this.client.duplicate({ lazyConnect: false });
+    if (this.closed || this.client.status === 'end') return [];
     try {
+      if (waitMs <= 0) {
+        // No wait: a plain XREAD (BLOCK 0 would wait forever) on the main connection, so a catch-up
+        // never queues behind a follow waiting on the follower.
+        if (after === null) return [];
+        const reply = await this.client.xread('COUNT', FOLLOW_COUNT, 'STREAMS', this.decisionsKey, after);
+        return indexedRows(reply);
+      }
+      // "From now on" is fixed on the main connection, in order with this process's settles: `$`
+      // would mean the newest entry when the XREAD reaches Redis (after connecting the follower).
+      const from =
+        after ?? (await this.client.xrevrange(this.decisionsKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      if (this.closed) return [];
+      this.follower ??= this.client.duplicate({ lazyConnect: false });
       const reply = await this.follower.xread(
         'COUNT',
-        500,
+        FOLLOW_COUNT,
         'BLOCK',
         Math.max(1, Math.round(waitMs)),
         'STREAMS',
         this.decisionsKey,
-        after ?? '$',
+        from,
       );
-      if (!reply) return [];
-      return reply.flatMap(([, rows]) =>
-        rows.map(([cursor, fields]) => ({ cursor, json: fields[1] ?? '{}' })),
-      );
+      return indexedRows(reply);
     } catch (err) {
+      // close() disconnected the follower under a waiting read.
+      if (this.closed) return [];
       throw storeError(err);
     }
   }
@@ -367,6 +390,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.follower?.disconnect();
     this.follower = undefined;
     if (this.ownsClient && this.client.status !== 'end') await this.client.quit();

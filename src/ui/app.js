@@ -332,7 +332,8 @@ async function runFeed() {
         continue;
       }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-      await backfill();
+      // A reconnect with Last-Event-ID gets what it missed on the stream itself.
+      if (!lastEventId) await backfill();
       feedStatus('live', 'live');
       const parser = sseParser((ev) => {
         if (ev.type !== 'decision') return;
@@ -541,7 +542,9 @@ function renderSummary(s) {
     's-distinct',
     `${dash(d.fp)} fingerprints · ${dash(d.ua)} UAs · ${dash(d.ja4)} JA4 · ${dash(d.dev)} devices · ${dash(d.asn)} ASNs · ${dash(d.country)} countries`,
   );
+  // The window's first and latest client (the whole session, not only the actions the timeline keeps).
   setText('s-baseline', clientSummary(w.baseline));
+  setText('s-latest', clientSummary(w.latest));
   $('s-evidence').replaceChildren(evidenceCell(s.evidence));
   const file = `${s.session_id}.jsonl`;
   setText(

@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FEATURE_VERSION } from '../../src/features/extract';
 import { activeVersion } from '../../src/model/registry';
+import { ROOT, runCli, spawnCli } from '../helpers/cli';
 import { REDIS_URL, deleteKeys, freePort, testRedis, uniqueName } from '../helpers/services';
 
-const ROOT = resolve(__dirname, '../..');
-const BIN = join(ROOT, 'bin/risk-stream.js');
 /** The model version the package ships as active. */
 const SHIPPED = activeVersion(join(ROOT, 'models'), 'session-risk');
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, RISK_STREAM_LOG_LEVEL: 'warn' },
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(args, { env: { ...env, RISK_STREAM_LOG_LEVEL: 'warn' }, timeoutMs: 180_000 });
 
 const readJsonl = (path: string) =>
   readFileSync(path, 'utf8')
@@ -113,31 +104,18 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
 
   it('demo: runs the pipeline, serves /metrics and /healthz, stops after --duration', async () => {
     const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [BIN, 'demo', '--duration', '12s', '--rate', '400', '--port', String(port)],
-      {
-        cwd: ROOT,
-        env: { ...process.env, RISK_STREAM_LOG_LEVEL: 'warn' },
-      },
-    );
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-
+    const demo = spawnCli(['demo', '--duration', '12s', '--rate', '400', '--port', String(port)], {
+      env: { RISK_STREAM_LOG_LEVEL: 'warn' },
+    });
     let metrics = '';
-    for (let i = 0; i < 60 && !metrics.includes('riskstream_decisions_total{'); i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      try {
-        const health = await fetch(`http://127.0.0.1:${port}/healthz`);
-        if (health.status !== 200) continue;
+    await demo.waitFor(
+      async () => {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).status !== 200) return false;
         metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      } catch {
-        // not listening yet
-      }
-    }
+        return metrics.includes('riskstream_decisions_total{');
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     assert.match(metrics, /riskstream_events_total\{source="in-process"\} \d+/);
     assert.match(
       metrics,
@@ -146,8 +124,8 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
       ),
     );
     assert.match(metrics, /riskstream_stage_seconds_bucket\{le="[^"]+",stage="model"\}/);
-    assert.equal(await exited, 0, stderr);
-    assert.match(stdout, /demo finished after .* events .*ALLOW \d+, STEP_UP \d+/);
+    assert.equal(await demo.exited, 0, demo.stderr);
+    assert.match(demo.stdout, /demo finished after .* events .*ALLOW \d+, STEP_UP \d+/);
   });
 
   it('evaluate: a held-out split by default, or given events and labels; writes the report and the model card', () => {

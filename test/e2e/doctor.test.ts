@@ -1,85 +1,37 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { DoctorReport } from '../../src/cli/diagnose';
-import { envName, settingPaths } from '../../src/config/load';
-import {
-  KAFKA_BROKERS,
-  REDIS_URL,
-  createTopics,
-  deleteTopics,
-  freePort,
-  testKafka,
-  uniqueName,
-} from '../helpers/services';
+import { runCli, runCliAsync } from '../helpers/cli';
+import { Sandbox, topicSettings } from '../helpers/sandbox';
+import { KAFKA_BROKERS, freePort, uniqueName } from '../helpers/services';
 
-const ROOT = resolve(__dirname, '../..');
-const BIN = join(ROOT, 'bin/risk-stream.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function doctor(args: string[], env: NodeJS.ProcessEnv): Run {
-  const r = spawnSync(process.execPath, [BIN, 'doctor', ...args], {
-    cwd: ROOT,
-    env,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** For a test that serves something in this process while doctor runs (spawnSync would block it). */
-function doctorAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, 'doctor', ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => res({ code, stdout, stderr }));
-  });
-}
+const doctor = (args: string[], env: NodeJS.ProcessEnv) => runCli(['doctor', ...args], { env });
+/** For a test that serves something in this process while doctor runs (runCli would block it). */
+const doctorAsync = (args: string[], env: NodeJS.ProcessEnv) => runCliAsync(['doctor', ...args], { env });
 
 const line = (out: string, status: string, name: string) =>
   out.split('\n').find((l) => new RegExp(`^${status}\\s+${name}\\s{2,}`).test(l));
 
 describe('risk-stream doctor (the compiled CLI) on real Kafka and Redis', function () {
   this.timeout(120_000);
-  const admin = testKafka().admin();
   // Every topic setting (kafka.*Topic) gets a topic of its own, so "all ok" means every one exists.
-  const topicLeaves = settingPaths()
-    .filter(([section, leaf]) => section === 'kafka' && leaf.endsWith('Topic'))
-    .map(([, leaf]) => leaf);
-  const topics = Object.fromEntries(topicLeaves.map((leaf) => [leaf, uniqueName(`doctor-${leaf}`)]));
+  const sb = new Sandbox('doctor', { topics: topicSettings(), partitions: 2 });
+  const topics = sb.topics;
   const dir = mkdtempSync(join(tmpdir(), 'rs-doctor-'));
   let env: NodeJS.ProcessEnv;
   let port: number;
 
   before(async () => {
-    await admin.connect();
-    await createTopics(admin, Object.values(topics), 2);
+    await sb.setUp();
     port = await freePort();
-    env = {
-      ...process.env,
-      ...Object.fromEntries(topicLeaves.map((leaf) => [envName(['kafka', leaf]), topics[leaf]])),
-      RISK_STREAM_KAFKA_BROKERS: KAFKA_BROKERS.join(','),
-      RISK_STREAM_REDIS_URL: REDIS_URL,
-      RISK_STREAM_HTTP_PORT: String(port),
-    };
+    env = sb.env({ RISK_STREAM_HTTP_PORT: String(port) });
   });
 
-  after(async () => {
-    await deleteTopics(admin, Object.values(topics));
-    await admin.disconnect();
-  });
+  after(() => sb.tearDown());
 
   it('all ok: settings from a file overridden by the environment, Kafka, every topic, Redis, model, policy, port', () => {
     // The file names an unreachable broker; the environment's broker wins (defaults < file < env < flags).

@@ -3,28 +3,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { startCaepReceiver, type RunningReceiver } from '../../src/caep/receiver';
-import { startEngine, type RunningEngine } from '../../src/cli/run';
-import { loadSettings } from '../../src/config/load';
+import type { RunningEngine } from '../../src/cli/run';
 import type { Decision } from '../../src/contract';
-import { decodeDecision } from '../../src/emit/encode';
 import { startProxy, type RunningProxy } from '../../src/enforcer/example/proxy';
 import { TOY_STEP_UP_CODE, startToyApp, type Running } from '../../src/enforcer/example/toy-app';
-import { createLogger, silentLogger } from '../../src/log';
-import {
-  KAFKA_BROKERS,
-  REDIS_URL,
-  collect,
-  createTopics,
-  deleteKeys,
-  deleteTopics,
-  freePort,
-  testKafka,
-  testRedis,
-  uniqueName,
-} from '../helpers/services';
+import { startTestEngine } from '../helpers/engine';
+import { Sandbox } from '../helpers/sandbox';
+import { KAFKA_BROKERS, freePort } from '../helpers/services';
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 const ENGINE_TOKEN = 'loop-test-engine-token-0123456789';
@@ -57,15 +43,11 @@ describe('the whole loop: engine, example proxy, toy app, CAEP receiver (real Ka
   this.timeout(120_000);
   const secret = randomBytes(16).toString('hex');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-loop-'));
-  const prefix = `${uniqueName('rs-loop')}:`;
-  const t = {
-    actions: uniqueName('loop-actions'),
-    decisions: uniqueName('loop-decisions'),
-    dlq: uniqueName('loop-dlq'),
-  };
-  let kafka: Kafka;
-  let admin: Admin;
-  let redis: Redis;
+  const sb = new Sandbox('loop', {
+    topics: ['actionsTopic', 'decisionsTopic', 'deadLetterTopic'],
+    partitions: 2,
+  });
+  const t = sb.topics;
   let engine: RunningEngine;
   let receiver: RunningReceiver;
   let toy: Running;
@@ -73,11 +55,7 @@ describe('the whole loop: engine, example proxy, toy app, CAEP receiver (real Ka
   let issuer = '';
 
   before(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-    redis = testRedis();
-    await createTopics(admin, Object.values(t), 2);
+    await sb.setUp();
     const port = await freePort();
     issuer = `http://127.0.0.1:${port}`;
     receiver = await startCaepReceiver({
@@ -85,18 +63,8 @@ describe('the whole loop: engine, example proxy, toy app, CAEP receiver (real Ka
       issuer,
       audience: 'https://idp.example.test',
     });
-    const settings = loadSettings({
-      env: {},
-      overrides: {
-        kafka: {
-          brokers: KAFKA_BROKERS,
-          groupId: uniqueName('loop-engine'),
-          actionsTopic: t.actions,
-          decisionsTopic: t.decisions,
-          deadLetterTopic: t.dlq,
-          fromBeginning: true,
-        },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
+    engine = await startTestEngine(
+      sb.settings({
         http: { port, tokens: ENGINE_TOKEN },
         caep: {
           enabled: true,
@@ -105,20 +73,15 @@ describe('the whole loop: engine, example proxy, toy app, CAEP receiver (real Ka
           retryInitial: '100ms',
           pollInterval: '50ms',
         },
-        log: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
-      },
-    });
-    engine = await startEngine(
-      settings,
-      process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger(),
+      }),
     );
     toy = await startToyApp({ tokenSecret: secret });
     proxy = await startProxy({
       upstream: toy.url,
       tokenSecret: secret,
       brokers: KAFKA_BROKERS,
-      actionsTopic: t.actions,
-      decisionsTopic: t.decisions,
+      actionsTopic: t.actionsTopic,
+      decisionsTopic: t.decisionsTopic,
       engineUrl: issuer,
       engineToken: ENGINE_TOKEN,
       inlineTimeoutMs: 1000,
@@ -130,10 +93,7 @@ describe('the whole loop: engine, example proxy, toy app, CAEP receiver (real Ka
     await toy?.close();
     await engine?.stop();
     await receiver?.close();
-    await deleteTopics(admin, Object.values(t));
-    await deleteKeys(redis, prefix);
-    await admin.disconnect();
-    redis.disconnect();
+    await sb.tearDown();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -213,10 +173,8 @@ describe('the whole loop: engine, example proxy, toy app, CAEP receiver (real Ka
       ds.filter((d) => d.session_id === first.session_id || d.session_id === second.session_id);
     const decisions = mine(
       // Both sessions' decisions: they may sit on different partitions, read in any order.
-      await collect(
-        kafka,
-        t.decisions,
-        decodeDecision,
+      await sb.decisions(
+        t.decisionsTopic,
         (ds) =>
           mine(ds).some((d) => d.action === 'step_up_passed') &&
           mine(ds).some((d) => d.decision === 'TERMINATE' && d.session_id === first.session_id),

@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startEngine, type RunningEngine } from '../../src/cli/run';
-import { loadSettings } from '../../src/config/load';
-import type { ClientInfo, Decision, SessionAction } from '../../src/contract';
-import { createLogger, silentLogger } from '../../src/log';
-import {
-  KAFKA_BROKERS,
-  REDIS_URL,
-  createTopics,
-  deleteKeys,
-  deleteTopics,
-  freePort,
-  testKafka,
-  testRedis,
-  uniqueName,
-} from '../helpers/services';
+import type { RunningEngine } from '../../src/cli/run';
+import type { Decision, SessionAction } from '../../src/contract';
+import { startTestEngine } from '../helpers/engine';
+import { ATTACKER, VICTIM, actionClock, decideInline } from '../helpers/evaluate';
+import { Sandbox } from '../helpers/sandbox';
+import { freePort, uniqueName } from '../helpers/services';
 
 /**
  * The analyst page in a real browser (Debian's chromium driven by playwright-core) against an engine
@@ -41,45 +29,13 @@ interface TimelineItem {
   evidence: { seq: number; hash: string } | null;
 }
 
-/** The session's owner: a laptop on a home broadband line. */
-const VICTIM: ClientInfo = {
-  ip: '73.22.10.5',
-  asn: 7922,
-  country: 'US',
-  lat: 40.71,
-  lon: -74.0,
-  user_agent:
-    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  ja4: 't13d1516h2_8daaf6152771_02713d6af862',
-  device_id: 'dev-victim',
-  accept_language: 'en-US',
-};
-/** The same session token replayed by a script from a hosting network abroad. */
-const ATTACKER: ClientInfo = {
-  ip: '45.77.1.9',
-  asn: 20473,
-  country: 'NL',
-  lat: 52.37,
-  lon: 4.89,
-  user_agent: 'python-requests/2.31.0',
-  ja4: 't13d1711h2_5b57614c22b0_3d5424432f57',
-  device_id: null,
-  accept_language: null,
-};
-
 describe('the analyst page in chromium: from a live TERMINATE to its cause (real Kafka and Redis)', function () {
   this.timeout(60_000);
-  const prefix = `${uniqueName('rs-ui')}:`;
-  const t = {
-    actions: uniqueName('ui-actions'),
-    decisions: uniqueName('ui-decisions'),
-    dlq: uniqueName('ui-dlq'),
-    audit: uniqueName('ui-evidence'),
-  };
+  const sb = new Sandbox('ui', {
+    topics: ['actionsTopic', 'decisionsTopic', 'deadLetterTopic', 'auditTopic'],
+    partitions: 2,
+  });
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-ui-chromium-'));
-  let kafka: Kafka;
-  let admin: Admin;
-  let redis: Redis;
   let engine: RunningEngine | undefined;
   let browser: BrowserContext | undefined;
   let page: Page;
@@ -90,33 +46,12 @@ describe('the analyst page in chromium: from a live TERMINATE to its cause (real
     if (!fs.existsSync(CHROMIUM)) {
       throw new Error(`no browser at ${CHROMIUM}: npm test installs Debian's chromium (scripts/test.sh)`);
     }
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-    redis = testRedis();
-    await createTopics(admin, Object.values(t), 2);
+    await sb.setUp();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const settings = loadSettings({
-      env: {},
-      overrides: {
-        kafka: {
-          brokers: KAFKA_BROKERS,
-          groupId: uniqueName('ui-engine'),
-          actionsTopic: t.actions,
-          decisionsTopic: t.decisions,
-          deadLetterTopic: t.dlq,
-          auditTopic: t.audit,
-          fromBeginning: true,
-        },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
-        http: { port, tokens: EVALUATE_TOKEN, analystTokens: ANALYST_TOKEN },
-        log: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
-      },
-    });
-    const log = process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
+    const settings = sb.settings({ http: { port, tokens: EVALUATE_TOKEN, analystTokens: ANALYST_TOKEN } });
     [engine, browser] = await Promise.all([
-      startEngine(settings, log),
+      startTestEngine(settings),
       chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
@@ -142,10 +77,7 @@ describe('the analyst page in chromium: from a live TERMINATE to its cause (real
   after(async () => {
     await browser?.close().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
-    await deleteTopics(admin, Object.values(t));
-    await deleteKeys(redis, prefix);
-    await admin.disconnect();
-    redis.disconnect();
+    await sb.tearDown();
     fs.rmSync(profile, { recursive: true, force: true });
   });
 
@@ -159,32 +91,8 @@ describe('the analyst page in chromium: from a live TERMINATE to its cause (real
   });
 
   const session = uniqueName('s-ui');
-  let clock = Date.now() - 20 * 60_000;
-  const act = (client: ClientInfo, action: string, records: number | null = null): SessionAction => {
-    clock += 60_000;
-    return {
-      event_id: randomUUID(),
-      ts: clock,
-      session_id: session,
-      user_id: 'alice-ui',
-      principal_type: 'EMPLOYEE',
-      app: 'toy-crm',
-      action,
-      resource: null,
-      records,
-      mfa: action === 'login' ? true : null,
-      client,
-    };
-  };
-  const decide = async (a: SessionAction): Promise<Decision> => {
-    const res = await fetch(`${base}/v1/evaluate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${EVALUATE_TOKEN}` },
-      body: JSON.stringify(a),
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    return (await res.json()) as Decision;
-  };
+  const act = actionClock('alice-ui', Date.now() - 20 * 60_000, 60_000);
+  const decide = (a: SessionAction): Promise<Decision> => decideInline(base, EVALUATE_TOKEN, a);
 
   it('asks for the analyst token, shows the replay live, and the session view shows what caused the TERMINATE', async () => {
     // The page asks for a token (the API answered 401) and refuses a wrong one.
@@ -200,9 +108,9 @@ describe('the analyst page in chromium: from a live TERMINATE to its cause (real
 
     // With the feed open: the victim works normally, then her session token is replayed from a script.
     for (const a of ['login', 'view', 'search', 'view', 'view']) {
-      assert.equal((await decide(act(VICTIM, a))).decision, 'ALLOW', a);
+      assert.equal((await decide(act(session, VICTIM, a))).decision, 'ALLOW', a);
     }
-    const replay = act(ATTACKER, 'export', 500);
+    const replay = act(session, ATTACKER, 'export', 500);
     const stopped = await decide(replay);
     assert.equal(stopped.decision, 'TERMINATE');
 

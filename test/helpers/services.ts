@@ -79,3 +79,26 @@ export function freePort(): Promise<number> {
     s.on('error', rej);
   });
 }
+
+/**
+ * Polls `check` (a rejection counts as not yet) until it holds, `giveUpIf` does, or the timeout
+ * passes; resolves whether it held.
+ */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  {
+    timeoutMs = 30_000,
+    intervalMs = 250,
+    giveUpIf = () => false,
+  }: { timeoutMs?: number; intervalMs?: number; giveUpIf?: () => boolean } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const held = await Promise.resolve()
+      .then(check)
+      .catch(() => false);
+    if (held) return true;
+    if (giveUpIf() || Date.now() >= deadline) return false;
+    await sleep(intervalMs);
+  }
+}

@@ -4,33 +4,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Admin, Kafka, Producer } from 'kafkajs';
 import { Redis } from 'ioredis';
-import { startEngine, type RunningEngine } from '../../src/cli/run';
-import { loadSettings } from '../../src/config/load';
+import type { RunningEngine } from '../../src/cli/run';
 import type { Settings } from '../../src/config/schema';
 import type { DeadLetter, Decision, SessionAction } from '../../src/contract';
-import { decodeDeadLetter, decodeDecision, encodeAction } from '../../src/emit/encode';
-import { createLogger, silentLogger } from '../../src/log';
+import { decodeDeadLetter, encodeAction } from '../../src/emit/encode';
 import { activeVersion, defaultModelsDir, setActive, setShadow } from '../../src/model/registry';
-
-const testLogger = () =>
-  process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
 import { simulate } from '../../src/sim/generate';
 import { sessionKeys } from '../../src/state/keys';
-import {
-  collect,
-  createTopics,
-  deleteKeys,
-  deleteTopics,
-  freePort,
-  sleep,
-  testKafka,
-  testRedis,
-  uniqueName,
-  KAFKA_BROKERS,
-  REDIS_URL,
-} from '../helpers/services';
+import { startTestEngine } from '../helpers/engine';
+import { Sandbox } from '../helpers/sandbox';
+import { collect, createTopics, deleteTopics, freePort, sleep, uniqueName } from '../helpers/services';
 
 /** Records no engine may decide on, each with the dead-letter code it must get. */
 function garbage(valid: SessionAction): { value: Buffer | null; code: string }[] {
@@ -76,51 +60,26 @@ function tempRegistry(name: string, versions: string[]): string {
 
 describe('engine on a real Kafka broker and a real Redis', function () {
   this.timeout(240_000);
-  let kafka: Kafka;
-  let admin: Admin;
-  let producer: Producer;
-  let redis: Redis;
+  const sb = new Sandbox('engine', { topics: ['actionsTopic', 'decisionsTopic', 'deadLetterTopic'] });
+  const topics = sb.topics;
   let settings: Settings;
-  let topics: { actions: string; decisions: string; dlq: string };
   let engine: RunningEngine | undefined;
-  const prefix = `${uniqueName('rs-test')}:`;
 
   before(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-    producer = kafka.producer();
-    await producer.connect();
-    redis = testRedis();
-    topics = { actions: uniqueName('actions'), decisions: uniqueName('decisions'), dlq: uniqueName('dlq') };
-    await createTopics(admin, Object.values(topics));
-    settings = loadSettings({
-      env: {},
-      overrides: {
-        kafka: {
-          brokers: KAFKA_BROKERS,
-          groupId: uniqueName('engine'),
-          actionsTopic: topics.actions,
-          decisionsTopic: topics.decisions,
-          deadLetterTopic: topics.dlq,
-          emitAllow: true,
-          fromBeginning: true,
-        },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
-        http: { enabled: false },
-        log: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
-      },
-    });
+    await sb.setUp();
+    settings = sb.settings({ kafka: { emitAllow: true }, http: { enabled: false } });
   });
 
   after(async () => {
     await engine?.stop().catch(() => undefined);
-    await deleteTopics(admin, Object.values(topics));
-    await deleteKeys(redis, prefix);
-    await producer.disconnect();
-    await admin.disconnect();
-    redis.disconnect();
+    await sb.tearDown();
   });
+
+  /** `group` has committed every partition of `topic` up to its end. */
+  async function assertCommittedToEnd(group: string, topic: string) {
+    for (const p of await sb.offsets(group, topic))
+      assert.equal(p.committed, p.end, `partition ${p.partition}`);
+  }
 
   /**
    * One test's own topics, consumer group and Redis key prefix, settings for an engine on them
@@ -136,41 +95,57 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     } = {},
   ) {
     const t = {
-      actions: uniqueName(`actions-${tag}`),
-      decisions: uniqueName(`decisions-${tag}`),
-      dlq: uniqueName(`dlq-${tag}`),
-      shadow: uniqueName(`shadow-${tag}`),
+      actionsTopic: uniqueName(`actions-${tag}`),
+      decisionsTopic: uniqueName(`decisions-${tag}`),
+      deadLetterTopic: uniqueName(`dlq-${tag}`),
+      shadowTopic: uniqueName(`shadow-${tag}`),
     };
-    await createTopics(admin, [t.actions, t.decisions, t.dlq], partitions);
+    await createTopics(sb.admin, [t.actionsTopic, t.decisionsTopic, t.deadLetterTopic], partitions);
     const own: Settings = {
       ...settings,
-      kafka: {
-        ...settings.kafka,
-        groupId: uniqueName(`engine-${tag}`),
-        actionsTopic: t.actions,
-        decisionsTopic: t.decisions,
-        deadLetterTopic: t.dlq,
-        shadowTopic: t.shadow,
-        ...extra.kafka,
-      },
-      redis: { ...settings.redis, keyPrefix: `${prefix}${tag}:`, ...extra.redis },
+      kafka: { ...settings.kafka, groupId: uniqueName(`engine-${tag}`), ...t, ...extra.kafka },
+      redis: { ...settings.redis, keyPrefix: `${sb.prefix}${tag}:`, ...extra.redis },
       model: { ...settings.model, ...extra.model },
+    };
+    const engines: RunningEngine[] = [];
+    const send = (part: readonly SessionAction[]) => sb.send(t.actionsTopic, part);
+    /** Simulated actions of the last day. */
+    const traffic = (seed: number, sessions: number, attackRate = 0.1) =>
+      simulate({ seed, sessions, attackRate, start: Date.now() - 86_400_000, spanMs: 3_600_000 }).events;
+    /** The decisions on the topic once there are `until` of them (or `until` holds). */
+    const decided = (until: number | ((ds: Decision[]) => boolean), timeoutMs = 60_000) =>
+      sb.decisions(t.decisionsTopic, until, timeoutMs);
+    /** An engine on these settings, stopped by close(). */
+    const start = async () => {
+      const eng = await startTestEngine(own);
+      engines.push(eng);
+      return eng;
     };
     return {
       t,
       settings: own,
-      send: (part: readonly SessionAction[]) =>
-        producer.send({
-          topic: t.actions,
-          messages: part.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
-        }),
-      /** Simulated actions of the last day. */
-      traffic: (seed: number, sessions: number, attackRate = 0.1) =>
-        simulate({ seed, sessions, attackRate, start: Date.now() - 86_400_000, spanMs: 3_600_000 }).events,
-      /** The decisions on the topic once there are at least `n` of them. */
-      decided: (n: number, timeoutMs = 60_000) =>
-        collect<Decision>(kafka, t.decisions, decodeDecision, (d) => d.length >= n, timeoutMs),
-      dropTopics: () => deleteTopics(admin, Object.values(t)),
+      send,
+      traffic,
+      decided,
+      start,
+      /**
+       * An engine on simulated traffic that has decided the first `half` of it: the test changes
+       * something under it, then sends the rest.
+       */
+      halfway: async (seed: number, sessions: number) => {
+        const events = traffic(seed, sessions);
+        const half = Math.floor(events.length / 2);
+        const eng = await start();
+        await send(events.slice(0, half));
+        await decided(half);
+        return { eng, events, half };
+      },
+      /** Stops the engines started here and deletes the topics. */
+      close: async () => {
+        const stopped = await Promise.allSettled(engines.map((e) => e.stop()));
+        await deleteTopics(sb.admin, Object.values(t));
+        for (const s of stopped) if (s.status === 'rejected') throw s.reason;
+      },
     };
   }
 
@@ -195,22 +170,16 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       }),
     );
     for (let i = 0; i < messages.length; i += 2000) {
-      await producer.send({ topic: topics.actions, messages: messages.slice(i, i + 2000) });
+      await (await sb.producer()).send({ topic: topics.actionsTopic, messages: messages.slice(i, i + 2000) });
     }
 
     const started = Date.now();
-    engine = await startEngine(settings, testLogger());
-    const decisions = await collect<Decision>(
-      kafka,
-      topics.decisions,
-      decodeDecision,
-      (d) => d.length >= events.length,
-      120_000,
-    );
+    engine = await startTestEngine(settings);
+    const decisions = await sb.decisions(topics.decisionsTopic, events.length, 120_000);
     const seconds = (Date.now() - started) / 1000;
     const deadLetters = await collect<DeadLetter>(
-      kafka,
-      topics.dlq,
+      sb.kafka,
+      topics.deadLetterTopic,
       decodeDeadLetter,
       (d) => d.length >= bad.length,
       30_000,
@@ -231,7 +200,7 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     assert.deepEqual(deadLetters.map((d) => d.reason_code).sort(), expectedCodes);
     for (const dl of deadLetters) {
       assert.ok(dl.reason.length > 0);
-      assert.equal(dl.source, topics.actions);
+      assert.equal(dl.source, topics.actionsTopic);
       assert.ok(dl.offset !== null && dl.partition !== null);
     }
     const originals = new Set(bad.filter((b) => b.value).map((b) => b.value!.toString('base64')));
@@ -255,36 +224,25 @@ describe('engine on a real Kafka broker and a real Redis', function () {
 
     // Offsets are committed up to the end of every partition.
     await sleep(500);
-    const committed = await admin.fetchOffsets({ groupId: settings.kafka.groupId, topics: [topics.actions] });
-    const ends = await admin.fetchTopicOffsets(topics.actions);
-    for (const p of ends) {
-      const c = committed[0]!.partitions.find((x) => x.partition === p.partition)!;
-      assert.equal(c.offset, p.high, `partition ${p.partition}`);
-    }
+    await assertCommittedToEnd(settings.kafka.groupId, topics.actionsTopic);
 
     // A restarted engine in the same group finds nothing to redo.
     await engine.stop();
-    engine = await startEngine(settings, testLogger());
+    engine = await startTestEngine(settings);
     await sleep(6000);
-    const after = await collect<Decision>(kafka, topics.decisions, decodeDecision, () => false, 5000);
+    const after = await sb.decisions(topics.decisionsTopic, () => false, 5000);
     assert.equal(after.length, events.length);
     await engine.stop();
     engine = undefined;
 
     // Redelivery of everything (a new group from the start, same Redis state) yields the same
     // decision ids and the same decisions, and changes no window: exactly-once effect.
-    const windowsBefore = await redis.mgetBuffer(
-      ...[...new Set(events.map((e) => e.session_id))].map((s) => sessionKeys(prefix, s).win),
+    const windowsBefore = await sb.redis.mgetBuffer(
+      ...[...new Set(events.map((e) => e.session_id))].map((s) => sessionKeys(sb.prefix, s).win),
     );
     const replaySettings = { ...settings, kafka: { ...settings.kafka, groupId: uniqueName('redeliver') } };
-    engine = await startEngine(replaySettings, testLogger());
-    const again = await collect<Decision>(
-      kafka,
-      topics.decisions,
-      decodeDecision,
-      (d) => d.length >= 2 * events.length,
-      120_000,
-    );
+    engine = await startTestEngine(replaySettings);
+    const again = await sb.decisions(topics.decisionsTopic, 2 * events.length, 120_000);
     assert.equal(again.length, 2 * events.length);
     for (const d of again) {
       const first = byEvent.get(d.event_id)!;
@@ -292,8 +250,8 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       assert.equal(d.decision, first.decision);
       assert.equal(d.score, first.score);
     }
-    const windowsAfter = await redis.mgetBuffer(
-      ...[...new Set(events.map((e) => e.session_id))].map((s) => sessionKeys(prefix, s).win),
+    const windowsAfter = await sb.redis.mgetBuffer(
+      ...[...new Set(events.map((e) => e.session_id))].map((s) => sessionKeys(sb.prefix, s).win),
     );
     // (sessions that ended with a logout have no keys left)
     assert.ok(windowsBefore.filter((w) => w !== null).length >= 100, 'windows to compare');
@@ -302,27 +260,19 @@ describe('engine on a real Kafka broker and a real Redis', function () {
 
   it('two engines in one group share the work through rebalances: every action decided, copies identical, offsets committed', async () => {
     const rb = await isolated('rb', 6, { kafka: { sessionTimeout: 10_000 } });
-    const { t } = rb;
-    const rbSettings = rb.settings;
-    const group = rbSettings.kafka.groupId;
     const events = rb.traffic(12, 300);
-    const messages = events.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') }));
     const chunks = 10;
-    const size = Math.ceil(messages.length / chunks);
-    const engines: RunningEngine[] = [];
+    const size = Math.ceil(events.length / chunks);
     try {
-      engines.push(await startEngine(rbSettings, testLogger()));
+      const first = await rb.start();
       for (let i = 0; i < chunks; i++) {
-        await producer.send({ topic: t.actions, messages: messages.slice(i * size, (i + 1) * size) });
+        await rb.send(events.slice(i * size, (i + 1) * size));
         // A second engine joins (the group rebalances), later the first one leaves (again).
-        if (i === 2) engines.push(await startEngine(rbSettings, testLogger()));
-        if (i === 6) await engines.shift()!.stop();
+        if (i === 2) await rb.start();
+        if (i === 6) await first.stop();
         await sleep(300);
       }
-      const decisions = await collect<Decision>(
-        kafka,
-        t.decisions,
-        decodeDecision,
+      const decisions = await rb.decided(
         (d) => new Set(d.map((x) => x.event_id)).size >= events.length,
         120_000,
       );
@@ -341,14 +291,9 @@ describe('engine on a real Kafka broker and a real Redis', function () {
         `      ${events.length} actions, ${decisions.length - events.length} decided again across two rebalances (identical copies)`,
       );
       await sleep(1000);
-      const committed = await admin.fetchOffsets({ groupId: group, topics: [t.actions] });
-      for (const p of await admin.fetchTopicOffsets(t.actions)) {
-        const c = committed[0]!.partitions.find((x) => x.partition === p.partition)!;
-        assert.equal(c.offset, p.high, `partition ${p.partition}`);
-      }
+      await assertCommittedToEnd(rb.settings.kafka.groupId, rb.t.actionsTopic);
     } finally {
-      await Promise.all(engines.map((e) => e.stop().catch(() => undefined)));
-      await deleteTopics(admin, Object.values(t));
+      await rb.close();
     }
   });
 
@@ -357,25 +302,13 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     const dir = tempRegistry(name, ['1.0.0', '1.1.0']);
     setActive(dir, name, '1.0.0');
     const m = await isolated('m', 3, { model: { dir, watchInterval: 200 } });
-    const { t, send, decided } = m;
-    const mSettings = m.settings;
-    const events = m.traffic(13, 60);
-    const half = Math.floor(events.length / 2);
-    const eng = await startEngine(mSettings, testLogger());
     try {
-      await send(events.slice(0, half));
-      await decided(half);
+      const { eng, events, half } = await m.halfway(13, 60);
       setActive(dir, name, '1.1.0');
       for (let i = 0; i < 100 && (await total(eng.metrics.modelSwaps)) < 1; i++) await sleep(50);
       assert.equal(await total(eng.metrics.modelSwaps), 1);
-      await send(events.slice(half));
-      const decisions = await collect<Decision>(
-        kafka,
-        t.decisions,
-        decodeDecision,
-        (d) => d.length >= events.length,
-        60_000,
-      );
+      await m.send(events.slice(half));
+      const decisions = await m.decided(events.length);
       assert.equal(decisions.length, events.length);
       const byEvent = new Map(decisions.map((d) => [d.event_id, d]));
       assert.equal(byEvent.size, events.length);
@@ -398,8 +331,7 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       assert.match((bad.json() as { error: string }).error, /9\.9\.9/);
       assert.ok((await total(eng.metrics.modelReloadErrors)) >= 1);
     } finally {
-      await eng.stop();
-      await deleteTopics(admin, Object.values(t));
+      await m.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -410,29 +342,12 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     setActive(dir, name, '1.0.0');
     setShadow(dir, name, '2.0.0-rc1');
     const sh = await isolated('s', 3, { model: { dir, watchInterval: 200 } });
-    const { t } = sh;
-    const sSettings = sh.settings;
     const events = sh.traffic(14, 40, 0.2);
-    const eng = await startEngine(sSettings, testLogger());
     try {
-      await producer.send({
-        topic: t.actions,
-        messages: events.map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
-      });
-      const decisions = await collect<Decision>(
-        kafka,
-        t.decisions,
-        decodeDecision,
-        (d) => d.length >= events.length,
-        60_000,
-      );
-      const shadow = await collect<Decision>(
-        kafka,
-        t.shadow,
-        decodeDecision,
-        (d) => d.length >= events.length,
-        30_000,
-      );
+      const eng = await sh.start();
+      await sh.send(events);
+      const decisions = await sh.decided(events.length);
+      const shadow = await sb.decisions(sh.t.shadowTopic, events.length, 30_000);
       assert.equal(decisions.length, events.length);
       assert.equal(shadow.length, events.length);
       assert.ok(decisions.every((d) => d.model_version === '1.0.0'));
@@ -457,8 +372,7 @@ describe('engine on a real Kafka broker and a real Redis', function () {
         await sleep(50);
       assert.equal((await eng.metrics.shadowModelInfo.get()).values.length, 0);
     } finally {
-      await eng.stop();
-      await deleteTopics(admin, Object.values(t));
+      await sh.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -495,48 +409,28 @@ describe('engine on a real Kafka broker and a real Redis', function () {
     };
     let redisProc = await startRedis();
     const f = await isolated('f', 3, { redis: { url: `redis://127.0.0.1:${port}` } });
-    const { t, send, decided } = f;
-    const fSettings = f.settings;
-    const events = f.traffic(15, 80);
-    const half = Math.floor(events.length / 2);
-    const eng = await startEngine(fSettings, testLogger());
+    const group = f.settings.kafka.groupId;
     try {
-      await send(events.slice(0, half));
-      await decided(half);
+      const { eng, events, half } = await f.halfway(15, 80);
       // Redis goes away; the second half arrives meanwhile.
       redisProc.kill('SIGKILL');
-      await send(events.slice(half));
+      await f.send(events.slice(half));
       for (let i = 0; i < 100 && (await total(eng.metrics.redisErrors)) === 0; i++) await sleep(100);
       assert.ok((await total(eng.metrics.redisErrors)) > 0, 'the failing batch was seen');
-      const stuck = await admin.fetchOffsets({ groupId: fSettings.kafka.groupId, topics: [t.actions] });
-      const ends = await admin.fetchTopicOffsets(t.actions);
-      const behind = ends.some(
-        (p) => stuck[0]!.partitions.find((x) => x.partition === p.partition)!.offset !== p.high,
-      );
+      const behind = (await sb.offsets(group, f.t.actionsTopic)).some((p) => p.committed !== p.end);
       assert.ok(behind, 'offsets are not committed past the failing batch');
 
       redisProc = await startRedis();
-      const decisions = await collect<Decision>(
-        kafka,
-        t.decisions,
-        decodeDecision,
+      const decisions = await f.decided(
         (d) => new Set(d.map((x) => x.event_id)).size >= events.length,
         90_000,
       );
       assert.equal(new Set(decisions.map((d) => d.event_id)).size, events.length);
       await sleep(1000);
-      const committed = await admin.fetchOffsets({ groupId: fSettings.kafka.groupId, topics: [t.actions] });
-      for (const p of ends) {
-        assert.equal(
-          committed[0]!.partitions.find((x) => x.partition === p.partition)!.offset,
-          p.high,
-          `partition ${p.partition}`,
-        );
-      }
+      await assertCommittedToEnd(group, f.t.actionsTopic);
     } finally {
-      await eng.stop();
+      await f.close();
       redisProc.kill('SIGKILL');
-      await deleteTopics(admin, Object.values(t));
     }
   });
 });

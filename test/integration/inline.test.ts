@@ -1,164 +1,57 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Admin, Kafka, Producer } from 'kafkajs';
-import type { Redis } from 'ioredis';
-import { startEngine, type RunningEngine } from '../../src/cli/run';
-import { loadSettings } from '../../src/config/load';
+import type { RunningEngine } from '../../src/cli/run';
 import type { Settings } from '../../src/config/schema';
-import type { ClientInfo, Decision, SessionAction } from '../../src/contract';
-import { decodeDecision, encodeAction } from '../../src/emit/encode';
-import { createLogger, silentLogger } from '../../src/log';
+import type { Decision, SessionAction } from '../../src/contract';
 import { decisionId } from '../../src/pipeline/process';
 import { BUILTIN_POLICY_FILE } from '../../src/policy/compile';
 import { RedisSessionStore } from '../../src/state/redis';
-import {
-  collect,
-  createTopics,
-  deleteKeys,
-  deleteTopics,
-  freePort,
-  sleep,
-  testKafka,
-  testRedis,
-  uniqueName,
-  KAFKA_BROKERS,
-  REDIS_URL,
-} from '../helpers/services';
-
-const testLogger = () =>
-  process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
-
-const UA =
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-/** The session's owner: a laptop on a home broadband line. */
-export const VICTIM: ClientInfo = {
-  ip: '73.22.10.5',
-  asn: 7922,
-  country: 'US',
-  lat: 40.71,
-  lon: -74.0,
-  user_agent: UA,
-  ja4: 't13d1516h2_8daaf6152771_02713d6af862',
-  device_id: 'dev-victim',
-  accept_language: 'en-US',
-};
-/** The same session token replayed by a script from a hosting network abroad. */
-export const ATTACKER: ClientInfo = {
-  ip: '45.77.1.9',
-  asn: 20473,
-  country: 'NL',
-  lat: 52.37,
-  lon: 4.89,
-  user_agent: 'python-requests/2.31.0',
-  ja4: 't13d1711h2_5b57614c22b0_3d5424432f57',
-  device_id: null,
-  accept_language: null,
-};
+import { startTestEngine } from '../helpers/engine';
+import { ATTACKER, VICTIM, actionClock, decideInline, postEvaluate } from '../helpers/evaluate';
+import { Sandbox } from '../helpers/sandbox';
+import { freePort, sleep, uniqueName } from '../helpers/services';
 
 const TOKEN = 'inline-test-token-0123456789';
 
 describe('inline evaluation, friction control and policy files on a real Kafka and Redis', function () {
   this.timeout(180_000);
-  let kafka: Kafka;
-  let admin: Admin;
-  let producer: Producer;
-  let redis: Redis;
-  const prefix = `${uniqueName('rs-inline')}:`;
+  const sb = new Sandbox('inline', {
+    topics: ['actionsTopic', 'decisionsTopic', 'deadLetterTopic', 'terminateTopic', 'stepUpTopic'],
+    partitions: 2,
+  });
+  const t = sb.topics;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-inline-'));
   const policyFile = path.join(dir, 'policy.yaml');
-  const t = {
-    actions: uniqueName('actions'),
-    decisions: uniqueName('decisions'),
-    dlq: uniqueName('dlq'),
-    terminate: uniqueName('decisions-terminate'),
-    stepUp: uniqueName('decisions-step-up'),
-  };
   let settings: Settings;
   let engine: RunningEngine | undefined;
   let base = '';
 
   before(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-    producer = kafka.producer();
-    await producer.connect();
-    redis = testRedis();
-    await createTopics(admin, Object.values(t), 2);
+    await sb.setUp();
     fs.copyFileSync(BUILTIN_POLICY_FILE, policyFile);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    settings = loadSettings({
-      env: {},
-      overrides: {
-        kafka: {
-          brokers: KAFKA_BROKERS,
-          groupId: uniqueName('engine'),
-          actionsTopic: t.actions,
-          decisionsTopic: t.decisions,
-          deadLetterTopic: t.dlq,
-          terminateTopic: t.terminate,
-          stepUpTopic: t.stepUp,
-          fromBeginning: true,
-        },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
-        http: { port, tokens: TOKEN },
-        policy: { file: policyFile, watchInterval: '100ms' },
-        log: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
-      },
+    settings = sb.settings({
+      http: { port, tokens: TOKEN },
+      policy: { file: policyFile, watchInterval: '100ms' },
     });
-    engine = await startEngine(settings, testLogger());
+    engine = await startTestEngine(settings);
   });
 
   after(async () => {
     await engine?.stop().catch(() => undefined);
-    await deleteTopics(admin, Object.values(t));
-    await deleteKeys(redis, prefix);
-    await producer.disconnect();
-    await admin.disconnect();
-    redis.disconnect();
+    await sb.tearDown();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  let clock = Date.now() - 30 * 60_000;
-  function act(
-    session: string,
-    client: ClientInfo,
-    action = 'view',
-    records: number | null = null,
-  ): SessionAction {
-    clock += 20_000;
-    return {
-      event_id: randomUUID(),
-      ts: clock,
-      session_id: session,
-      user_id: 'alice',
-      principal_type: 'EMPLOYEE',
-      app: 'toy-crm',
-      action,
-      resource: null,
-      records,
-      mfa: action === 'login' ? true : null,
-      client,
-    };
-  }
-
+  const act = actionClock('alice', Date.now() - 30 * 60_000, 20_000);
   const evaluate = (body: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
-    fetch(`${base}/v1/evaluate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-  const decide = async (a: SessionAction): Promise<Decision> => {
-    const res = await evaluate(a);
-    assert.equal(res.status, 200, await res.clone().text());
-    return (await res.json()) as Decision;
-  };
+    postEvaluate(base, body, headers);
+  const decide = (a: SessionAction): Promise<Decision> => decideInline(base, TOKEN, a);
   const windowCount = async (session: string) =>
-    (await new RedisSessionStore(redis, { prefix }).peek(session))?.n ?? 0;
+    (await new RedisSessionStore(sb.redis, { prefix: sb.prefix }).peek(session))?.n ?? 0;
 
   it('refuses callers and bodies it cannot take, with clear 4xx errors', async () => {
     const a = act(uniqueName('s'), VICTIM);
@@ -211,15 +104,10 @@ describe('inline evaluation, friction control and policy files on a real Kafka a
 
     // The proxy also published both actions to Kafka, plus a later one of the victim's.
     const later = act(session, VICTIM, 'view');
-    await producer.send({
-      topic: t.actions,
-      messages: [login, replay, later].map((e) => ({ key: e.session_id, value: encodeAction(e, 'avro') })),
-    });
+    await sb.send(t.actionsTopic, [login, replay, later]);
     const mine = (ds: Decision[]) => ds.filter((d) => d.session_id === session);
     const decisions = mine(
-      await collect(kafka, t.decisions, decodeDecision, (ds) =>
-        mine(ds).some((d) => d.event_id === later.event_id),
-      ),
+      await sb.decisions(t.decisionsTopic, (ds) => mine(ds).some((d) => d.event_id === later.event_id)),
     );
     assert.deepEqual(
       decisions.map((d) => [d.event_id, d.decision, d.policy_rule]),
@@ -230,13 +118,19 @@ describe('inline evaluation, friction control and policy files on a real Kafka a
       'one decision per action: the inline one was published once, the later one is answered without rescoring',
     );
     assert.equal(await windowCount(session), 3, 'the Kafka copies were not counted again');
-    const routed = mine(await collect(kafka, t.terminate, decodeDecision, (ds) => mine(ds).length >= 2));
+    const routed = mine(await sb.decisions(t.terminateTopic, (ds) => mine(ds).length >= 2));
     assert.deepEqual(
       routed.map((d) => d.event_id),
       [replay.event_id, later.event_id],
     );
     const statuses = (await engine!.metrics.evaluateRequests.get()).values;
     assert.ok(statuses.some((v) => v.labels.status === '200' && v.value >= 3));
+    // Requests count as their own source, the Kafka copies as the engine's.
+    const bySource = new Map(
+      (await engine!.metrics.events.get()).values.map((v) => [v.labels.source, v.value]),
+    );
+    assert.ok((bySource.get('inline') ?? 0) >= 3, `inline events counted: ${bySource.get('inline')}`);
+    assert.ok((bySource.get('kafka') ?? 0) >= 3, `kafka events counted: ${bySource.get('kafka')}`);
   });
 
   it('a terminated session stays terminated after an engine restart (the state is in Redis)', async () => {
@@ -244,7 +138,7 @@ describe('inline evaluation, friction control and policy files on a real Kafka a
     await decide(act(session, VICTIM, 'login'));
     assert.equal((await decide(act(session, ATTACKER))).decision, 'TERMINATE');
     await engine!.stop();
-    engine = await startEngine(settings, testLogger());
+    engine = await startTestEngine(settings);
     const after = await decide(act(session, VICTIM, 'view'));
     assert.equal(after.decision, 'TERMINATE');
     assert.equal(after.policy_rule, 'friction.terminated');
@@ -268,15 +162,13 @@ describe('inline evaluation, friction control and policy files on a real Kafka a
     // The passed step-up's ALLOW reaches enforcement points although ALLOWs are not written.
     const mine = (ds: Decision[]) => ds.filter((d) => d.session_id === session);
     const onTopic = mine(
-      await collect(kafka, t.decisions, decodeDecision, (ds) =>
-        mine(ds).some((d) => d.event_id === passed.event_id),
-      ),
+      await sb.decisions(t.decisionsTopic, (ds) => mine(ds).some((d) => d.event_id === passed.event_id)),
     );
     assert.deepEqual(
       onTopic.map((d) => d.decision),
       ['STEP_UP', 'ALLOW'],
     );
-    const stepUps = mine(await collect(kafka, t.stepUp, decodeDecision, (ds) => mine(ds).length >= 1));
+    const stepUps = mine(await sb.decisions(t.stepUpTopic, (ds) => mine(ds).length >= 1));
     assert.equal(stepUps[0]?.decision_id, big.decision_id);
   });
 
