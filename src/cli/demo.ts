@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import type { Decision, DecisionType } from '../contract';
 import type { Settings } from '../config/schema';
 import { encodeAction } from '../emit/encode';
@@ -24,6 +25,8 @@ export interface DemoOptions {
   backlogSessions: number;
   /** Print the live view (a redrawn screen on a terminal, a line per second otherwise). */
   view: boolean;
+  /** Also write the evidence records here (JSON Lines), for `evidence export --from`. */
+  evidenceFile?: string;
   out: NodeJS.WriteStream;
 }
 
@@ -50,6 +53,7 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
     decisions: { ALLOW: 0, STEP_UP: 0, BLOCK_ACTION: 0, TERMINATE: 0 },
   };
   const recent: Decision[] = [];
+  const evidenceOut = opts.evidenceFile ? createWriteStream(opts.evidenceFile, { encoding: 'utf8' }) : null;
   const handler = createBatchHandler({
     process: buildPipeline({
       settings,
@@ -64,6 +68,9 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
     metrics,
     source: 'in-process',
     onResult: (r) => {
+      if (evidenceOut && r.evidence && r.evidence.length > 0) {
+        evidenceOut.write(r.evidence.map((e) => JSON.stringify(e) + '\n').join(''));
+      }
       totals.events += r.outcomes.length;
       totals.deadLetters += r.deadLetters.length;
       for (const d of r.decisions) {
@@ -169,6 +176,7 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
   process.removeListener('SIGTERM', onSignal);
   await server.close();
   await store.close();
+  if (evidenceOut) await new Promise<void>((resolve) => evidenceOut.end(resolve));
   scorer.dispose();
   if (opts.view) opts.out.write(renderSummary(totals, (Date.now() - started) / 1000));
   return totals;

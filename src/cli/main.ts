@@ -197,9 +197,14 @@ export function buildProgram(): Command {
     )
     .option('--port <n>', 'HTTP port for /metrics and /healthz', intArg(0))
     .option('--no-view', 'no live view')
+    .option(
+      '--evidence <file>',
+      'also write the evidence records as JSON Lines (for `evidence export --from`)',
+    )
     .action(
       async (
         o: {
+          evidence?: string;
           duration?: number;
           rate: number;
           attackRate: number;
@@ -219,6 +224,7 @@ export function buildProgram(): Command {
           backlogSessions: o.backlog,
           view: o.view,
           out: process.stdout,
+          ...(o.evidence !== undefined ? { evidenceFile: o.evidence } : {}),
         });
       },
     );

@@ -102,11 +102,13 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
     redis.disconnect();
   });
 
-  it('demo: runs the pipeline, serves /metrics and /healthz, stops after --duration', async () => {
+  it('demo: runs the pipeline, serves /metrics and /healthz, stops after --duration; --evidence writes verifiable records', async () => {
     const port = await freePort();
-    const demo = spawnCli(['demo', '--duration', '12s', '--rate', '400', '--port', String(port)], {
-      env: { RISK_STREAM_LOG_LEVEL: 'warn' },
-    });
+    const evidence = join(dir, 'demo-evidence.jsonl');
+    const demo = spawnCli(
+      ['demo', '--duration', '12s', '--rate', '400', '--port', String(port), '--evidence', evidence],
+      { env: { RISK_STREAM_LOG_LEVEL: 'warn' } },
+    );
     let metrics = '';
     await demo.waitFor(
       async () => {
@@ -126,6 +128,30 @@ describe('CLI end to end (compiled bin/risk-stream.js)', function () {
     assert.match(metrics, /riskstream_stage_seconds_bucket\{le="[^"]+",stage="model"\}/);
     assert.equal(await demo.exited, 0, demo.stderr);
     assert.match(demo.stdout, /demo finished after .* events .*ALLOW \d+, STEP_UP \d+/);
+
+    // The demo's evidence: one terminated session's chains exported from the file, and verified.
+    const records = readFileSync(evidence, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { session_id: string; decision: string; seq: number });
+    const terminated = records.find((r) => r.decision === 'TERMINATE');
+    assert.ok(terminated, 'the demo terminated a token replay and wrote its evidence');
+    const caseFile = join(dir, 'demo-case.jsonl');
+    const exported = runCli([
+      'evidence',
+      'export',
+      '--from',
+      evidence,
+      '--session',
+      terminated.session_id,
+      '-o',
+      caseFile,
+    ]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const verified = runCli(['evidence', 'verify', caseFile]);
+    assert.equal(verified.code, 0, verified.stdout);
+    assert.match(verified.stdout, /1 session\(s\).*\nOK:/);
+    assert.equal(runCli(['evidence', 'verify', evidence]).code, 0, 'the whole file verifies');
   });
 
   it('evaluate: a held-out split by default, or given events and labels; writes the report and the model card', () => {

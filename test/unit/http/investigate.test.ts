@@ -10,6 +10,7 @@ import { silentLogger } from '../../../src/log';
 import type { Scorer } from '../../../src/model/scorer';
 import type { MemorySessionStore } from '../../../src/state/memory';
 import { action } from '../../helpers/fixtures';
+import { ATTACKER } from '../../helpers/evaluate';
 
 /**
  * The analyst API on the in-memory store, filled by the real pipeline (the shipped model, its
@@ -31,17 +32,6 @@ const HOME: ClientInfo = {
   accept_language: 'en-US',
 };
 const OFFICE: ClientInfo = { ...HOME, ip: '198.51.100.20', asn: 3356, lat: 40.75, lon: -73.99 };
-const ATTACKER: ClientInfo = {
-  ip: '45.77.1.9',
-  asn: 20473,
-  country: 'NL',
-  lat: 52.37,
-  lon: 4.89,
-  user_agent: 'python-requests/2.31.0',
-  ja4: 't13d1711h2_5b57614c22b0_3d5424432f57',
-  device_id: null,
-  accept_language: null,
-};
 
 /** Model scores the built-in policy turns into each decision for a `view` (sensitivity none). */
 const VIEW_RISK = { ALLOW: 0.01, STEP_UP: 0.7, TERMINATE: 0.95 } as const;
