@@ -89,6 +89,22 @@ module.exports = defineConfig([
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': unusedVars,
+      // Compiled to CommonJS, a variable or parameter named `exports` (or `module`, `require`) hides
+      // the module's own: an exported name used next to it is read off the wrong object at run time
+      // (tsx, which runs the tests, does not compile that way, so only the built CLI would fail).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: [
+            'VariableDeclarator > Identifier.id[name=/^(exports|module|require)$/]',
+            'VariableDeclarator > ArrayPattern > Identifier[name=/^(exports|module|require)$/]',
+            'VariableDeclarator > ObjectPattern > Property > Identifier.value[name=/^(exports|module|require)$/]',
+            ':function > Identifier.params[name=/^(exports|module|require)$/]',
+            ':function > AssignmentPattern.params > Identifier.left[name=/^(exports|module|require)$/]',
+          ].join(', '),
+          message: 'do not name a variable or parameter exports, module or require (CommonJS output)',
+        },
+      ],
     },
   },
 

@@ -36,7 +36,7 @@ trap 'exit 143' TERM
 # --help needs neither a build nor the services.
 for arg in "$@"; do
   if [[ $arg == -h || $arg == --help ]]; then
-    exec npx tsx scripts/bench.ts "$@"
+    exec npx tsx "${BENCH_SCRIPT:-scripts/bench.ts}" "$@"
   fi
 done
 
@@ -77,4 +77,4 @@ fi
 
 export KAFKAJS_NO_PARTITIONER_WARNING=1
 # Not exec: the EXIT trap must still run to stop a Kafka started above.
-npx tsx scripts/bench.ts "$@"
+npx tsx "${BENCH_SCRIPT:-scripts/bench.ts}" "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What `npm test` runs: build, typecheck and lint, then the mocha suites (unit, integration, e2e) against
-# a real Kafka and Redis on loopback. A Kafka this script starts is stopped again on exit; a Kafka or
-# Redis that was already there is left alone.
+# What `npm test` runs: build, typecheck and lint, then the mocha suites (unit, integration, e2e,
+# faults) against a real Kafka and Redis on loopback. A Kafka this script starts is stopped again on
+# exit; a Kafka or Redis that was already there is left alone.
 #
 #   npm test                      everything
 #   npm test -- --grep window     extra arguments go to mocha
@@ -18,7 +18,7 @@ cd "$ROOT"
 
 KAFKA_PORT=${KAFKA_PORT:-19092}
 REDIS_PORT=${REDIS_PORT:-6379}
-SUITE_DIRS=(test/unit test/integration test/e2e)
+SUITE_DIRS=(test/unit test/integration test/e2e test/faults)
 
 T_START=$SECONDS
 TIMINGS=()

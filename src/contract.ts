@@ -199,12 +199,18 @@ export interface WindowView {
   counts: { m1: WindowCounts; m10: WindowCounts; session: WindowCounts };
   /** True when a per-session cap was hit (distinct sets or ring), so counts are lower bounds. */
   capped: boolean;
+  /**
+   * Events of the session before this one, across windows: unlike `n` it does not start over when
+   * a logout or an idle gap starts a new window, so it orders a session's events for its policy
+   * state (FrictionState.asOf).
+   */
+  arrival: number;
 }
 
 /** One session's policy state to store (see SessionStore.settle). */
 export interface PolicyStateWrite {
   sessionId: string;
-  /** Arrival number (WindowView.n) of the event that made this state. */
+  /** Arrival number (WindowView.arrival) of the event that made this state. */
   asOf: number;
   state: string;
 }
@@ -330,6 +336,12 @@ export interface SessionStore {
   followDecisions(after: string | null, waitMs: number): Promise<IndexedDecision[]>;
   /** Cheap liveness check for /readyz. */
   ping(): Promise<boolean>;
+  /**
+   * When the store was found to have lost its state (Redis restarted empty or was flushed while
+   * the engine ran), as long as sessions from before may still turn up (redis.idleTtl); null
+   * otherwise. A store that cannot tell leaves it out.
+   */
+  stateLostAt?(): number | null;
   close(): Promise<void>;
 }
 

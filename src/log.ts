@@ -30,6 +30,10 @@ const SECRET_KEYS = [
   'secret',
   'privateKey',
   'sasl',
+  'saslPassword',
+  // Client TLS options, as built for kafkajs and ioredis, may hold a private key.
+  'ssl',
+  'tls',
   'jwk',
 ];
 /** Keys holding a URL: logged with their credentials masked rather than hidden. */

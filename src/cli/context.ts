@@ -1,16 +1,19 @@
 import { Redis } from 'ioredis';
 import type { SessionStore } from '../contract';
 import { builtinPolicy, loadPolicyFile, type CompiledPolicy } from '../policy/compile';
+import { resolveRedisConnection } from '../config/connections';
 import type { Settings } from '../config/schema';
 import { RiskStreamError } from '../errors';
 import { FEATURE_NAMES, FEATURE_VERSION } from '../features/extract';
 import { createActionDecoder } from '../ingest/decode';
 import { loadSchemaRegistry } from '../ingest/schemas';
 import type { Logger } from '../log';
+import { explainRedisError } from './diagnose';
 import type { Metrics } from '../metrics/metrics';
 import { defaultModelsDir } from '../model/registry';
 import { loadScorer, type Scorer } from '../model/scorer';
 import { initBackend } from '../model/backend';
+import type { StoreOutage } from '../pipeline/outage';
 import { INLINE_SOURCE, createPipeline, type ProcessBatch, type ScoringModel } from '../pipeline/process';
 import { MemorySessionStore } from '../state/memory';
 import { RedisSessionStore } from '../state/redis';
@@ -62,12 +65,14 @@ export function setModelInfo(metrics: Metrics, scorer: Scorer): void {
 }
 
 /**
- * Connects to Redis and checks it answers, failing start-up with the URL (password masked) and the
- * reason, instead of retrying forever in the background.
+ * Connects to Redis (redis.url, or `url` instead, with the credentials and TLS of the redis.*
+ * settings) and checks it answers, failing start-up with the URL (password masked), the reason and
+ * the settings to look at, instead of retrying forever in the background.
  */
-export async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const masked = url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@');
-  const client = new Redis(url, {
+export async function connectRedis(redis: Settings['redis'], log: Logger, url?: string): Promise<Redis> {
+  const conn = resolveRedisConnection(redis, url);
+  const client = new Redis(conn.url, {
+    ...conn.options,
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: false,
@@ -75,18 +80,27 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     commandTimeout: 10_000,
     retryStrategy: (times) => Math.min(times * 200, 5000),
   });
-  client.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
+  // A refused AUTH only says "Connection is closed" to connect(); the reason comes as an event.
+  let lastError: Error | undefined;
+  client.on('error', (err: Error) => {
+    lastError = err;
+    log.debug({ err: err.message }, 'redis connection error');
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
     client.disconnect();
+    const reason = lastError ?? (err as Error);
+    const where = url === undefined ? ' (redis.url)' : '';
+    if (/^(WRONGPASS|NOAUTH)/.test(reason.message)) {
+      const { detail, fix } = explainRedisError(reason, conn.shown, 5000, conn.credentialsFrom);
+      throw new RiskStreamError('STORE_UNAVAILABLE', `${detail}: ${fix}`, { cause: err });
+    }
     throw new RiskStreamError(
       'STORE_UNAVAILABLE',
-      `cannot reach Redis at ${masked} (redis.url): ${(err as Error).message}`,
-      {
-        cause: err,
-      },
+      `cannot reach Redis at ${conn.shown}${where}: ${reason.message}`,
+      { cause: err },
     );
   }
   return client;
@@ -101,6 +115,7 @@ export function buildRedisStore(client: Redis, settings: Settings, metrics?: Met
     maxRing: settings.redis.maxRing,
     onRoundTrip: (ms) => metrics?.redisRoundTrip.observe(ms / 1000),
     timeline: settings.timeline,
+    onStateLost: () => metrics?.stateLost.inc(),
   });
 }
 
@@ -136,6 +151,8 @@ export function buildPipeline(opts: {
   metrics?: Metrics;
   /** The policy per batch (the engine's hot-reloading one); default: `activePolicy(settings)`. */
   policy?: () => CompiledPolicy;
+  /** Redis outages (`run`): decisions without the store (redis.outage=decide) and their catch-up. */
+  outage?: StoreOutage;
 }): ProcessBatch {
   const { settings } = opts;
   const registry = loadSchemaRegistry();
@@ -161,6 +178,7 @@ export function buildPipeline(opts: {
     explain: { maxReasons: settings.policy.maxReasons, minReasonWeight: settings.policy.minReasonWeight },
     evidence: settings.evidence.enabled ? { minSensitivity: settings.evidence.minSensitivity } : null,
     timeline: settings.timeline.maxEntries > 0 || settings.timeline.maxDecisions > 0,
+    ...(opts.outage ? { outage: opts.outage } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
 }

@@ -89,6 +89,7 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
     ],
     info: () => ({ mode: 'demo', model: scorer.version, backend: scorer.backend }),
     onReady: (ready) => metrics.ready.set(ready ? 1 : 0),
+    metrics,
     routes: [
       (app: FastifyInstance) => {
         const security = resolveHttpSecurity(settings.http);
@@ -97,6 +98,7 @@ export async function runDemo(settings: Settings, log: Logger, opts: DemoOptions
           analystTokens: security.analystTokens,
           adminTokens: security.adminTokens,
           open: security.analystOpen,
+          metrics,
           log,
         });
         registerUi(app);

@@ -1,3 +1,4 @@
+import { withEnv } from '../config/connections';
 import { maskUrl } from '../log';
 
 /**
@@ -130,8 +131,8 @@ export function describeNetworkError(err: unknown, timeoutMs: number): string {
   return maskUrl(messages.join(': '));
 }
 
-const PLAINTEXT_ONLY =
-  'risk-stream connects to Kafka in plaintext without SASL (it has no TLS or SASL settings), so kafka.brokers must name a PLAINTEXT listener';
+const LISTENER =
+  "the listener's protocol decides the settings: PLAINTEXT none, SSL kafka.ssl, SASL_PLAINTEXT kafka.saslMechanism, SASL_SSL both";
 
 /** A kafkajs error in plain words, with what to do. */
 export function explainKafkaError(
@@ -148,7 +149,7 @@ export function explainKafkaError(
   if (name === 'KafkaJSSASLAuthenticationError' || /SASL/.test(type)) {
     return {
       detail: `Kafka at ${brokers} refused SASL authentication (${message})`,
-      fix: `check the SASL user, password and mechanism; ${PLAINTEXT_ONLY}`,
+      fix: `check the SASL user, password and mechanism (kafka.saslUsername, kafka.saslPassword or kafka.saslPasswordFile, kafka.saslMechanism); ${LISTENER}`,
     };
   }
   if (/AUTHORIZATION_FAILED/.test(type)) {
@@ -160,7 +161,7 @@ export function explainKafkaError(
   if (name === 'KafkaJSRequestTimeoutError' || name === 'KafkaJSConnectionClosedError') {
     return {
       detail: `connected to ${brokers}, but got no Kafka answer within ${timeoutMs} ms (${message})`,
-      fix: `check that this is a Kafka port: a TLS or SASL listener drops a plaintext client like this; ${PLAINTEXT_ONLY}`,
+      fix: `check that this is a Kafka port: a TLS or SASL listener drops a client that does not speak its protocol like this; ${LISTENER}`,
     };
   }
   if (name === 'KafkaJSConnectionError' || errorCode(e) !== undefined) {
@@ -172,31 +173,46 @@ export function explainKafkaError(
   return { detail: `Kafka at ${brokers}: ${message}`, fix: 'see the broker log for the reason' };
 }
 
-/** A Redis connection error in plain words, with what to do. `url` is already masked. */
+/** Error codes of a TLS certificate this host does not accept (expired, untrusted, another name). */
+const CERT_CODES =
+  /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|ERR_TLS_CERT_ALTNAME_INVALID$)/;
+
+/**
+ * A Redis connection error in plain words, with what to do. `url` is already masked;
+ * `credentialsFrom` names the settings the user name and password came from (none: no credentials).
+ */
 export function explainRedisError(
   err: unknown,
   url: string,
   timeoutMs: number,
+  credentialsFrom: readonly string[] = [],
 ): { detail: string; fix: string } {
   const message = err instanceof Error ? err.message : String(err);
   if (/^WRONGPASS/.test(message)) {
+    const from = credentialsFrom.length > 0 ? credentialsFrom : ['redis.url'];
     return {
       detail: `Redis at ${url} refused the user name or password (WRONGPASS)`,
-      fix: 'correct the credentials in redis.url (redis://user:password@host:port)',
+      fix: `correct ${withEnv(from)}; redis.username and redis.password (or redis.passwordFile) override the user and password in redis.url`,
     };
   }
   if (/^NOAUTH/.test(message)) {
     return {
       detail: `Redis at ${url} requires a password (NOAUTH)`,
-      fix: 'put the password in redis.url (redis://:password@host:port, or redis://user:password@host:port)',
+      fix: `set ${withEnv(['redis.password'])} or redis.passwordFile, and redis.username for an ACL user; or put them in redis.url (redis://user:password@host:port)`,
     };
   }
   const code = errorCode(err);
+  if (code !== undefined && CERT_CODES.test(code)) {
+    return {
+      detail: `cannot reach Redis at ${url} (${describeNetworkError(err, timeoutMs)})`,
+      fix: `set ${withEnv(['redis.tlsCa'])} to the CA that signed the Redis server's certificate (default: the system's CAs), or correct redis.url's host to a name the certificate holds`,
+    };
+  }
   const tls =
     url.startsWith('rediss:') && code !== 'ECONNREFUSED' && code !== 'ENOTFOUND'
       ? '; rediss:// expects TLS on that port'
       : code === 'EPIPE' || code === 'ECONNRESET'
-        ? '; is it a Redis port? (use rediss:// for TLS)'
+        ? '; is it a Redis port? (for TLS: redis.tls or a rediss:// URL)'
         : '';
   return {
     detail: `cannot reach Redis at ${url} (${describeNetworkError(err, timeoutMs)})`,

@@ -1,8 +1,8 @@
 import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { resolveKafkaSecurity, resolveRedisConnection, type KafkaSecurity } from '../config/connections';
 import type { Settings } from '../config/schema';
-import { maskUrl } from '../log';
 import {
   describeNetworkError,
   evictionRisk,
@@ -73,6 +73,7 @@ export async function checkKafka(settings: Settings, t: number): Promise<CheckRe
     ];
   }
   const brokers = reached.map(([b]) => b);
+  const security = resolveKafkaSecurity(settings.kafka);
   const kafka = new Kafka({
     clientId: settings.kafka.clientId,
     brokers,
@@ -80,6 +81,7 @@ export async function checkKafka(settings: Settings, t: number): Promise<CheckRe
     requestTimeout: t,
     retry: { retries: 0 },
     logLevel: logLevel.NOTHING,
+    ...security,
   });
   const admin = kafka.admin({ retry: { retries: 0 } });
   try {
@@ -97,7 +99,7 @@ export async function checkKafka(settings: Settings, t: number): Promise<CheckRe
       )
     ).flat();
     const firstMs = (reached[0]?.[1] as { ms: number }).ms;
-    const summary = `reached ${brokers.join(', ')} in ${ms(firstMs)}; cluster ${cluster.clusterId}, ${advertised.length} broker${advertised.length === 1 ? '' : 's'} (${advertised.map((b) => `${b.id} at ${b.address}`).join(', ')})`;
+    const summary = `reached ${brokers.join(', ')} in ${ms(firstMs)}${describeSecurity(security)}; cluster ${cluster.clusterId}, ${advertised.length} broker${advertised.length === 1 ? '' : 's'} (${advertised.map((b) => `${b.id} at ${b.address}`).join(', ')})`;
     const kafkaCheck =
       unreachable.length > 0
         ? fail(
@@ -112,7 +114,18 @@ export async function checkKafka(settings: Settings, t: number): Promise<CheckRe
               'remove or correct those entries of kafka.brokers',
             )
           : ok('kafka', summary);
-    return [kafkaCheck, await checkTopics(admin, settings)];
+    // PLAIN sends the password as it is: readable on the wire without TLS.
+    const clearText =
+      security.sasl?.mechanism === 'plain' && !security.ssl
+        ? [
+            warn(
+              'kafka sasl',
+              'SASL plain without kafka.ssl: the password crosses the network in clear text',
+              'connect to a SASL_SSL listener with kafka.ssl true, or use scram-sha-256 / scram-sha-512',
+            ),
+          ]
+        : [];
+    return [kafkaCheck, ...clearText, await checkTopics(admin, settings)];
   } catch (err) {
     const { detail, fix } = explainKafkaError(err, brokers.join(', '), t);
     const also = missed.length > 0 ? `; cannot reach ${missed.join(', ')} either` : '';
@@ -120,6 +133,15 @@ export async function checkKafka(settings: Settings, t: number): Promise<CheckRe
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/** `, over TLS, SASL scram-sha-512 as "risk"` (the user name is no secret), or nothing for plaintext. */
+function describeSecurity(security: KafkaSecurity): string {
+  const parts = [
+    ...(security.ssl ? ['over TLS'] : []),
+    ...(security.sasl ? [`SASL ${security.sasl.mechanism} as "${security.sasl.username}"`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
 /** Every topic setting (kafka.*Topic): the actions topic must exist, `run` creates the others. */
@@ -154,9 +176,11 @@ async function checkTopics(admin: Admin, settings: Settings): Promise<CheckResul
     : ok('kafka topics', detail);
 }
 
-export async function checkRedis(url: string, t: number): Promise<CheckResult[]> {
-  const masked = maskUrl(url);
-  const client = new Redis(url, {
+export async function checkRedis(redis: Settings['redis'], t: number): Promise<CheckResult[]> {
+  const conn = resolveRedisConnection(redis);
+  const masked = conn.shown;
+  const client = new Redis(conn.url, {
+    ...conn.options,
     lazyConnect: true,
     connectTimeout: t,
     commandTimeout: t,
@@ -172,7 +196,7 @@ export async function checkRedis(url: string, t: number): Promise<CheckResult[]>
     try {
       await client.connect();
     } catch (err) {
-      const { detail, fix } = explainRedisError(lastError ?? err, masked, t);
+      const { detail, fix } = explainRedisError(lastError ?? err, masked, t, conn.credentialsFrom);
       return [fail('redis', detail, fix)];
     }
     const started = performance.now();
@@ -185,7 +209,10 @@ export async function checkRedis(url: string, t: number): Promise<CheckResult[]>
     const mode = server.redis_mode && server.redis_mode !== 'standalone' ? `, ${server.redis_mode} mode` : '';
     const risk = evictionRisk(policy);
     return [
-      ok('redis', `${masked}: PING ${ms(pingMs)}, Redis ${server.redis_version ?? 'unknown version'}${mode}`),
+      ok(
+        'redis',
+        `${masked}${conn.options.tls ? ' (TLS)' : ''}: PING ${ms(pingMs)}, Redis ${server.redis_version ?? 'unknown version'}${mode}`,
+      ),
       risk
         ? warn(
             'redis eviction',
@@ -198,7 +225,7 @@ export async function checkRedis(url: string, t: number): Promise<CheckResult[]>
           ),
     ];
   } catch (err) {
-    const { detail, fix } = explainRedisError(err, masked, t);
+    const { detail, fix } = explainRedisError(err, masked, t, conn.credentialsFrom);
     return [fail('redis', detail, fix)];
   } finally {
     client.disconnect();

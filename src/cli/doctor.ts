@@ -54,7 +54,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   // Network checks first, together: model loading would hold up the event loop and skew their timings.
   const network = await Promise.all([
     guard('kafka', 3 * t + 1000, () => checkKafka(settings, t)),
-    guard('redis', 3 * t + 1000, () => checkRedis(settings.redis.url, t)),
+    guard('redis', 3 * t + 1000, () => checkRedis(settings.redis, t)),
     settings.caep.enabled ? guard('caep receivers', t + 1000, () => checkReceivers(settings, t)) : [],
     settings.http.enabled ? guard('http port', 2 * t + 1000, () => checkHttpPort(settings, t)) : [],
   ]);

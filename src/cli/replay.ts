@@ -42,7 +42,7 @@ export async function replay(settings: Settings, log: Logger, opts: ReplayOption
   let store: SessionStore;
   let closeRedis = () => undefined as void;
   if (opts.redis) {
-    const client = await connectRedis(opts.redis, log);
+    const client = await connectRedis(settings.redis, log, opts.redis);
     store = buildRedisStore(client, settings);
     closeRedis = () => client.disconnect();
   } else {

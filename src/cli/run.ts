@@ -1,9 +1,10 @@
 import { Kafka, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
+import { resolveKafkaSecurity } from '../config/connections';
 import type { Settings } from '../config/schema';
 import type { Decision, DecisionType } from '../contract';
 import { CaepTransmitter, registerCaepRoutes } from '../caep';
 import { KafkaSink, producerTransport, threadTransport, type RecordTransport } from '../emit/kafka';
-import { PRODUCER_OPTIONS, ProducerThread } from '../emit/thread';
+import { PRODUCER_OPTIONS, ProducerThread, type ThreadKafkaConfig } from '../emit/thread';
 import { RiskStreamError } from '../errors';
 import { registerEvaluateRoute } from '../http/evaluate';
 import { registerInvestigationRoutes } from '../http/investigate';
@@ -16,6 +17,7 @@ import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics/metrics';
 import type { FastifyInstance } from 'fastify';
 import { createBatchHandler } from '../pipeline/handler';
+import { StoreOutage } from '../pipeline/outage';
 import { LiveModel } from '../model/live';
 import type { Scorer } from '../model/scorer';
 import { activeVersion, shadowVersion } from '../model/registry';
@@ -41,16 +43,25 @@ function kafkaLogCreator(log: Logger): logCreator {
     };
 }
 
-const KAFKA_RETRY = { initialRetryTime: 200, retries: 8 };
+// At most 5 s between attempts: a broker that comes back is used again within seconds.
+const KAFKA_RETRY = { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 };
+
+/**
+ * What every Kafka client of the engine connects with, the producer thread's included: brokers,
+ * timeouts, and TLS and SASL (kafka.ssl*, kafka.sasl*).
+ */
+export function kafkaClientConfig(kafka: Settings['kafka']): ThreadKafkaConfig {
+  return {
+    clientId: kafka.clientId,
+    brokers: kafka.brokers,
+    connectionTimeout: kafka.connectionTimeout,
+    retry: KAFKA_RETRY,
+    ...resolveKafkaSecurity(kafka),
+  };
+}
 
 export function createKafka(settings: Settings, log: Logger): Kafka {
-  return new Kafka({
-    clientId: settings.kafka.clientId,
-    brokers: settings.kafka.brokers,
-    connectionTimeout: settings.kafka.connectionTimeout,
-    logCreator: kafkaLogCreator(log),
-    retry: KAFKA_RETRY,
-  });
+  return new Kafka({ ...kafkaClientConfig(settings.kafka), logCreator: kafkaLogCreator(log) });
 }
 
 /**
@@ -59,12 +70,7 @@ export function createKafka(settings: Settings, log: Logger): Kafka {
  */
 async function connectTransport(settings: Settings, kafka: Kafka): Promise<RecordTransport> {
   if (settings.kafka.producerThread) {
-    const thread = new ProducerThread({
-      clientId: settings.kafka.clientId,
-      brokers: settings.kafka.brokers,
-      connectionTimeout: settings.kafka.connectionTimeout,
-      retry: KAFKA_RETRY,
-    });
+    const thread = new ProducerThread(kafkaClientConfig(settings.kafka));
     await thread.start();
     return threadTransport(thread);
   }
@@ -108,6 +114,13 @@ async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promi
     }
   } catch (err) {
     if (err instanceof RiskStreamError) throw err;
+    if (saslRefused(err)) {
+      throw new RiskStreamError(
+        'KAFKA_UNAVAILABLE',
+        `Kafka at ${settings.kafka.brokers.join(',')} refused SASL ${settings.kafka.saslMechanism} authentication as "${settings.kafka.saslUsername ?? ''}": check kafka.saslUsername, kafka.saslPassword (or kafka.saslPasswordFile) and kafka.saslMechanism`,
+        { cause: err },
+      );
+    }
     throw new RiskStreamError(
       'KAFKA_UNAVAILABLE',
       `cannot reach Kafka at ${settings.kafka.brokers.join(',')} (kafka.brokers): ${(err as Error).message}`,
@@ -116,6 +129,14 @@ async function checkTopics(kafka: Kafka, settings: Settings, log: Logger): Promi
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/** A SASL refusal, perhaps wrapped by kafkajs's retries. */
+function saslRefused(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; depth++, e = (e as { cause?: unknown }).cause) {
+    if ((e as { name?: unknown }).name === 'KafkaJSSASLAuthenticationError') return true;
+  }
+  return false;
 }
 
 /**
@@ -195,9 +216,17 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     shadow.start();
     const kafka = createKafka(settings, log);
     await checkTopics(kafka, settings, log);
-    const redis = await connectRedis(settings.redis.url, log);
+    const redis = await connectRedis(settings.redis, log);
     cleanups.unshift(() => redis.disconnect());
     const store = buildRedisStore(redis, settings, metrics);
+    // Redis outages: wait (hold and retry) or decide without state (redis.outage).
+    const outage = new StoreOutage({
+      mode: settings.redis.outage,
+      afterMs: settings.redis.outageAfter,
+      probe: () => store.ping(),
+      log,
+    });
+    cleanups.unshift(() => outage.close());
 
     const transport = await connectTransport(settings, kafka);
     const sink = new KafkaSink(transport, {
@@ -245,22 +274,33 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
         policy: () => policy.current,
         format: settings.kafka.inputFormat,
         allowJson: settings.kafka.allowJson || settings.kafka.inputFormat === 'json',
+        outage,
         metrics,
       }),
       sink,
-      // A session is revoked once: the answers to its later actions (friction.terminated) send nothing.
+      // A session is revoked once: the answers to its later actions (friction.terminated) send
+      // nothing; nor do answers made without state (outage.withoutState), which are about the
+      // action alone.
       ...(caep
         ? {
             followUp: (ds: readonly Decision[]) =>
-              (caep as CaepTransmitter).publish(ds.filter((d) => d.policy_rule !== 'friction.terminated')),
+              (caep as CaepTransmitter).publish(
+                ds.filter(
+                  (d) =>
+                    d.policy_rule !== 'friction.terminated' &&
+                    !(d.policy_rule ?? '').startsWith('outage.withoutState.'),
+                ),
+              ),
           }
         : {}),
       emitAllow: settings.kafka.emitAllow,
+      outage,
       metrics,
       source: 'kafka',
     });
 
-    let kafkaHealthy = true;
+    /** The code of the batch failing now (null while batches go through). */
+    let failing: string | null = null;
     const engine = await startKafkaEngine({
       kafka,
       groupId: settings.kafka.groupId,
@@ -274,11 +314,36 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
       handler,
       metrics,
       log,
-      onHealth: (healthy, why) => {
-        kafkaHealthy = healthy;
+      onHealth: (healthy, why, code) => {
+        failing = healthy ? null : (code ?? 'UNEXPECTED');
         if (!healthy) log.warn({ why }, 'engine not making progress');
       },
+      // A batch held by Redis is tried again as soon as Redis answers (or decisions go without it).
+      retryNow: (code) => code === 'STORE_UNAVAILABLE' && outage.retryNow(),
     });
+
+    // Kafka: the group joined, the brokers answering, and no batch failing on the broker (a batch
+    // failing on Redis makes only the redis check fail).
+    const readiness = [
+      {
+        name: 'kafka',
+        check: () =>
+          engine.joined() && engine.inContact() && (failing === null || failing.startsWith('STORE_')),
+      },
+      { name: 'redis', check: () => store.ping() },
+      { name: 'model', check: () => live.current !== null },
+    ];
+    // riskstream_ready follows readiness every second, whether or not anything asks /readyz.
+    let checking = false;
+    const readyTimer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      void Promise.all(readiness.map((c) => Promise.resolve(c.check()).catch(() => false)))
+        .then((ok) => metrics.ready.set(ok.every(Boolean) ? 1 : 0))
+        .finally(() => (checking = false));
+    }, 1000);
+    readyTimer.unref();
+    cleanups.unshift(() => clearInterval(readyTimer));
     // The consumer stops first: it finishes the chunk in flight, which still needs the sink and Redis.
     cleanups.unshift(() => engine.stop());
 
@@ -286,6 +351,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
     const server = buildServer({
       ...(security.https ? { https: security.https } : {}),
       reloadPolicy: () => policy.reload(),
+      metrics,
       adminTokens: security.adminTokens,
       analystTokens: security.analystTokens,
       adminOpen: security.adminOpen,
@@ -296,6 +362,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
             analystTokens: security.analystTokens,
             adminTokens: security.adminTokens,
             open: security.analystOpen,
+            metrics,
             log,
           });
           registerUi(app);
@@ -312,7 +379,8 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
                   clientCerts: security.clientCerts,
                   maxBytes: settings.input.maxRecordBytes,
                   maxBatch: settings.http.evaluateMaxBatch,
-                  ready: () => redis.status === 'ready' && live.current !== null,
+                  // With redis.outage=decide, inline requests are answered without state too.
+                  ready: () => (redis.status === 'ready' || outage.degraded()) && live.current !== null,
                   metrics,
                   log,
                 }),
@@ -320,11 +388,7 @@ export async function startEngine(settings: Settings, log: Logger): Promise<Runn
           : []),
       ],
       registry: metrics.registry,
-      readiness: [
-        { name: 'kafka', check: () => engine.joined() && kafkaHealthy },
-        { name: 'redis', check: () => store.ping() },
-        { name: 'model', check: () => live.current !== null },
-      ],
+      readiness,
       info: () => ({
         model: live.required().version,
         backend: live.required().backend,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { RiskStreamError } from '../errors';
 import { resolveHttpSecurity } from '../http/security';
 import { maskUrl } from '../log';
+import { resolveKafkaSecurity, resolveRedisConnection } from './connections';
 import { loadPolicyFile } from '../policy/compile';
 import { settingsSchema, type Settings } from './schema';
 
@@ -125,6 +126,8 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   if (settings.features.networkClassFile !== undefined)
     loadNetworkClasses(settings.features.networkClassFile);
   resolveHttpSecurity(settings.http);
+  resolveKafkaSecurity(settings.kafka);
+  resolveRedisConnection(settings.redis);
   return settings;
 }
 
@@ -137,7 +140,14 @@ const IGNORED_ENV = new Set([
 ]);
 
 /** Settings that hold credentials: an error never echoes their value. */
-const SECRET_SETTINGS = new Set(['http.tokens', 'http.analystTokens', 'http.adminTokens', 'caep.receivers']);
+const SECRET_SETTINGS = new Set([
+  'http.tokens',
+  'http.analystTokens',
+  'http.adminTokens',
+  'caep.receivers',
+  'kafka.saslPassword',
+  'redis.password',
+]);
 
 function describeValue(raw: Raw, path: string[]): string {
   const [section, leaf] = path;

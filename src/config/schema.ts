@@ -51,16 +51,43 @@ export const settingsSchema = z
           'Run the decision producer on its own thread (record encoding off the pipeline thread)',
         ),
         connectionTimeout: duration('5s'),
+        ssl: bool(false).describe("Connect to the brokers over TLS (the system's CAs, or kafka.sslCa)"),
+        sslCa: optStr().describe(
+          "CA (PEM file) the brokers' certificates must chain to, instead of the system's",
+        ),
+        sslCert: optStr().describe(
+          'Client certificate (PEM file) for brokers that require one; needs kafka.sslKey',
+        ),
+        sslKey: optStr().describe('Private key (PEM file) of kafka.sslCert'),
+        saslMechanism: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, 'none').describe(
+          'SASL authentication with the brokers; plain sends the password as is, so use it with kafka.ssl',
+        ),
+        saslUsername: optStr().describe('SASL user name (with kafka.saslMechanism)'),
+        saslPassword: optStr().describe('SASL password (or kafka.saslPasswordFile); never logged or echoed'),
+        saslPasswordFile: optStr().describe('File holding the SASL password (e.g. a mounted secret)'),
       })
       .prefault({}),
     redis: z
       .strictObject({
         url: str('redis://127.0.0.1:6379'),
+        username: optStr().describe('ACL user name; overrides the one in redis.url'),
+        password: optStr().describe(
+          'Password (or redis.passwordFile); overrides the one in redis.url; never logged or echoed',
+        ),
+        passwordFile: optStr().describe('File holding the Redis password (e.g. a mounted secret)'),
+        tls: bool(false).describe('Connect over TLS (as a rediss:// URL does)'),
+        tlsCa: optStr().describe("CA (PEM file) Redis's certificate must chain to, instead of the system's"),
         keyPrefix: str('rs:'),
         idleTtl: duration('12h'),
         dedupeCap: int(1000, 10, 100_000),
         maxDistinct: int(64, 4, 10_000),
         maxRing: int(2000, 10, 100_000),
+        outage: oneOf(['wait', 'decide'] as const, 'wait').describe(
+          "While Redis does not answer: `wait` holds the batch and retries (nothing is decided without state); `decide` answers from the policy's outage.withoutState once it has failed for redis.outageAfter",
+        ),
+        outageAfter: duration('2s').describe(
+          'With redis.outage=decide: how long Redis must have failed before decisions are made without it',
+        ),
       })
       .prefault({}),
     model: z

@@ -27,15 +27,78 @@ export interface KafkaSinkOptions {
    * stall the partition. @default 900 KiB (under Kafka's 1 MiB default)
    */
   maxDeadLetterPayloadBytes?: number;
+  /**
+   * Most bytes of one topic's records in one produce request; more go in further requests, one
+   * after another. The broker's message.max.bytes (1 MiB by default) bounds a partition's whole
+   * record batch, and kafkajs puts all of a request's records for a partition in one batch: a few
+   * large dead letters together were refused, and the batch retried for ever.
+   * @default 900 KiB
+   */
+  maxRequestTopicBytes?: number;
 }
 
-/** Keeps a dead letter producible: cuts an over-large payload and says so in the reason. */
-export function capPayload(dl: DeadLetter, max: number): DeadLetter {
-  if (dl.payload.length <= max) return dl;
+/** Per-record overhead in a record batch, roughly (length, attributes, deltas, header). */
+const RECORD_OVERHEAD_BYTES = 64;
+
+const recordBytes = (m: OutgoingTopic['messages'][number]): number =>
+  m.value.length +
+  (m.key === null ? 0 : typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.length) +
+  (m.header?.length ?? 0) +
+  RECORD_OVERHEAD_BYTES;
+
+/**
+ * Splits one write into produce requests in which each topic's records take at most `maxBytes`
+ * (a record larger than that goes alone). Request k carries each topic's k-th slice, so one that
+ * fits stays one request, and a topic's records keep their order across the requests.
+ */
+export function splitRequests(topics: readonly OutgoingTopic[], maxBytes: number): OutgoingTopic[][] {
+  const slices = topics.map((t) => {
+    const out: OutgoingTopic['messages'][] = [];
+    let current: OutgoingTopic['messages'] = [];
+    let bytes = 0;
+    for (const m of t.messages) {
+      const size = recordBytes(m);
+      if (current.length > 0 && bytes + size > maxBytes) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(m);
+      bytes += size;
+    }
+    if (current.length > 0) out.push(current);
+    return out;
+  });
+  const requests = Math.max(0, ...slices.map((s) => s.length));
+  if (requests <= 1) return [[...topics]];
+  return Array.from({ length: requests }, (_, k) =>
+    topics.flatMap((t, i) => {
+      const messages = slices[i]![k];
+      return messages ? [{ ...t, messages }] : [];
+    }),
+  );
+}
+
+/**
+ * Dead-letter keys above this are cut. The key goes out twice (message key and record field), and
+ * kafkajs's partitioner hashes it in time that grows faster than its length: a 1 MB key took
+ * minutes, stalling every batch behind it.
+ */
+export const MAX_DEAD_LETTER_KEY_BYTES = 1024;
+
+/** Keeps a dead letter producible: cuts an over-large payload or key and says so in the reason. */
+export function capPayload(dl: DeadLetter, max: number, maxKey = MAX_DEAD_LETTER_KEY_BYTES): DeadLetter {
+  const cutPayload = dl.payload.length > max;
+  const cutKey = dl.key !== null && dl.key.length > maxKey;
+  if (!cutPayload && !cutKey) return dl;
+  const notes: string[] = [];
+  if (cutPayload) notes.push(`payload truncated to the first ${max} of ${dl.payload.length} bytes`);
+  if (cutKey) notes.push(`key truncated to the first ${maxKey} of ${dl.key!.length} bytes`);
   return {
     ...dl,
-    payload: dl.payload.subarray(0, max),
-    reason: `${dl.reason} [payload truncated to the first ${max} of ${dl.payload.length} bytes]`,
+    payload: cutPayload ? dl.payload.subarray(0, max) : dl.payload,
+    key: cutKey ? dl.key!.subarray(0, maxKey) : dl.key,
+    reason: `${dl.reason} [${notes.join('; ')}]`,
   };
 }
 
@@ -121,20 +184,20 @@ export class KafkaSink implements OutputSink {
       topics.push({
         topic: this.opts.deadLetterTopic,
         headerName: 'reason_code',
-        messages: deadLetters.map((dl) => ({
-          key: dl.key,
-          value: encodeDeadLetter(
-            capPayload(dl, this.opts.maxDeadLetterPayloadBytes ?? 900 * 1024),
-            format,
-            this.opts.deadLetterSchemaId,
-          ),
-          header: dl.reason_code,
-        })),
+        messages: deadLetters.map((dl) => {
+          const capped = capPayload(dl, this.opts.maxDeadLetterPayloadBytes ?? 900 * 1024);
+          return {
+            key: capped.key,
+            value: encodeDeadLetter(capped, format, this.opts.deadLetterSchemaId),
+            header: dl.reason_code,
+          };
+        }),
       });
     }
     if (topics.length === 0) return;
     try {
-      await this.transport.send(topics);
+      for (const request of splitRequests(topics, this.opts.maxRequestTopicBytes ?? 900 * 1024))
+        await this.transport.send(request);
     } catch (err) {
       if (err instanceof RiskStreamError) throw err;
       throw new RiskStreamError('SINK_FAILED', `producing decisions failed: ${(err as Error).message}`, {

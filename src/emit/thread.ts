@@ -29,7 +29,10 @@ export interface OutgoingTopic {
 }
 
 /** The serializable part of the Kafka client configuration the thread builds its client from. */
-export type ThreadKafkaConfig = Pick<KafkaConfig, 'clientId' | 'brokers' | 'connectionTimeout' | 'retry'>;
+export type ThreadKafkaConfig = Pick<
+  KafkaConfig,
+  'clientId' | 'brokers' | 'connectionTimeout' | 'retry' | 'ssl' | 'sasl'
+>;
 
 type Request = { type: 'send'; id: number; topics: PackedTopic[] } | { type: 'close' };
 type Reply =

@@ -50,8 +50,10 @@ export function selectEvidence(records: Iterable<EvidenceRecord>, filter: Eviden
 
 /**
  * One version of each record of a chain, by seq. A batch decided again after a crash writes its
- * records again, sealed with a new decision time: the version kept is the one the next record links
- * to, or for the last record the one written last (the one the session's saved state points to).
+ * records again, sealed with a new decision time: the version kept is the one the next kept record
+ * links to, or for the last record the one written last (the one the session's saved state points
+ * to). Chosen from the last record back: when a run of records was written twice, every version
+ * but the first links to a version of the record before, and only one of those runs is whole.
  */
 function onePerRecord(chain: readonly EvidenceRecord[]): EvidenceRecord[] {
   const bySeq = new Map<number, Map<string, EvidenceRecord>>();
@@ -62,18 +64,21 @@ function onePerRecord(chain: readonly EvidenceRecord[]): EvidenceRecord[] {
     versions.delete(`${r.evidence_id}\n${r.hash}`);
     versions.set(`${r.evidence_id}\n${r.hash}`, r);
   }
-  const seqs = [...bySeq.keys()].sort((a, b) => a - b);
-  return seqs.flatMap((seq) => {
+  const seqs = [...bySeq.keys()].sort((a, b) => b - a);
+  let linkedTo = new Set<string>();
+  const kept = seqs.map((seq) => {
     const versions = [...bySeq.get(seq)!.values()];
     const ids = new Set(versions.map((r) => r.evidence_id));
     // Different records at one seq (a fork) are all kept: verify is to say so, not the export.
-    return [...ids].map((id) => {
+    const here = [...ids].map((id) => {
       const same = versions.filter((r) => r.evidence_id === id);
-      const linked = bySeq.get(seq + 1);
-      const next = linked ? [...linked.values()].map((r) => r.prev_hash) : [];
-      return same.find((r) => next.includes(r.hash)) ?? same[same.length - 1]!;
+      return same.find((r) => linkedTo.has(r.hash)) ?? same[same.length - 1]!;
     });
+    // Only the next seq links: across a gap the written-last version is kept.
+    linkedTo = bySeq.has(seq - 1) ? new Set(here.map((r) => r.prev_hash)) : new Set();
+    return here;
   });
+  return kept.reverse().flat();
 }
 
 /**

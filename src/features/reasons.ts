@@ -36,6 +36,11 @@ export const REASON_CODES = [
   'STEP_UP_COOLDOWN',
   'TRUSTED_AFTER_STEP_UP',
   'SESSION_TERMINATED',
+  // Redis outages (issue 6): decided without the session's state; the state was lost.
+  'STATE_UNAVAILABLE',
+  'SESSION_STATE_LOST',
+  // Session state (issue 6): the window hit a per-session cap, so its counts are lower bounds.
+  'STATE_CAPPED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -158,6 +163,12 @@ export function describe(code: ReasonCode, view: WindowView, action: SessionActi
       return 'a step-up passed recently from this client: trusted';
     case 'SESSION_TERMINATED':
       return 'the session was terminated earlier';
+    case 'STATE_CAPPED':
+      return `session state at its caps (redis.maxDistinct, redis.maxRing): ${view.distinct.fp} fingerprints, ${view.distinct.ua} User-Agents, ${view.distinct.asn} networks kept; values past a cap count as never seen and counts are lower bounds`;
+    case 'STATE_UNAVAILABLE':
+      return `the session store did not answer: ${action.action} decided by its sensitivity alone, not scored`;
+    case 'SESSION_STATE_LOST':
+      return "the session's state was lost (Redis came back empty): its history is unknown";
     default:
       return code satisfies never;
   }

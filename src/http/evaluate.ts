@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawRecord } from '../contract';
 import { encodeDecision } from '../emit/encode';
 import type { Logger } from '../log';
-import type { Metrics } from '../metrics/metrics';
+import { countAuthFailure, type Metrics } from '../metrics/metrics';
 import type { BatchHandler } from '../pipeline/handler';
 import { INLINE_SOURCE, type BatchResult, type Outcome } from '../pipeline/process';
 import { bearer, tokenMatcher } from './security';
@@ -175,6 +175,7 @@ export function registerEvaluateRoute(app: FastifyInstance, deps: EvaluateDeps):
       };
       if (!authorized(req)) {
         done(401);
+        countAuthFailure(m, 'evaluate', 401);
         reply.header('www-authenticate', 'Bearer realm="risk-stream"');
         return problem(reply, 401, 'UNAUTHORIZED', 'a valid bearer token or client certificate is required');
       }

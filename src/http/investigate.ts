@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FingerprintSnapshot, SessionStore } from '../contract';
 import type { Logger } from '../log';
+import { countAuthFailure, type Metrics } from '../metrics/metrics';
 import { parseFriction } from '../policy/friction';
 import { DecisionFeed, compareCursors, parseIndexed, type Summary } from './feed';
 import { BadParam, beforeOf, filterOf, lastEventIdOf, cursorOf, limitOf, matches, type Query } from './query';
@@ -28,6 +29,8 @@ export interface InvestigateDeps {
   adminTokens: readonly string[];
   /** Answer without a token (none configured, loopback only: see resolveHttpSecurity). */
   open: boolean;
+  /** Counts refused requests (riskstream_http_auth_failures_total, route `analyst`). */
+  metrics?: Metrics;
   log: Logger;
   /** How long one wait for new decisions lasts (live feed). @default 1000 */
   followWaitMs?: number;
@@ -94,6 +97,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, deps: Investig
     if (open) return;
     const token = bearer(req.headers.authorization);
     if (token === null || !allowed(token)) {
+      countAuthFailure(deps.metrics, 'analyst', 401);
       reply.header('www-authenticate', 'Bearer realm="risk-stream"');
       return reply.send(
         problem(

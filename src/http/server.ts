@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { countAuthFailure, type Metrics } from '../metrics/metrics';
 import { bearer, tokenMatcher, type HttpSecurity } from './security';
 
 export interface HealthCheck {
@@ -9,6 +10,8 @@ export interface HealthCheck {
 
 export interface ServerDeps {
   registry: Registry;
+  /** Counts refused /admin/* requests (riskstream_http_auth_failures_total, route `admin`). */
+  metrics?: Metrics;
   /** Everything /readyz requires: e.g. kafka, redis, model. */
   readiness: HealthCheck[];
   /** Extra info on /healthz (version, model). */
@@ -76,6 +79,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (adminTokens.length === 0 && deps.adminOpen === false) {
     app.addHook('onRequest', async (req, reply) => {
       if (!req.routeOptions.url?.startsWith('/admin/')) return;
+      countAuthFailure(deps.metrics, 'admin', 401);
       reply.code(401).header('www-authenticate', 'Bearer realm="risk-stream-admin"');
       reply.header('cache-control', 'no-store');
       return reply.send({
@@ -94,12 +98,14 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       if (token !== null && isAdmin(token)) return;
       reply.header('cache-control', 'no-store');
       if (token !== null && isAnalyst(token)) {
+        countAuthFailure(deps.metrics, 'admin', 403);
         reply.code(403);
         return reply.send({
           error: 'FORBIDDEN',
           message: 'an analyst token is read-only: /admin/* needs an admin token (http.adminTokens)',
         });
       }
+      countAuthFailure(deps.metrics, 'admin', 401);
       reply.code(401).header('www-authenticate', 'Bearer realm="risk-stream-admin"');
       return reply.send({
         error: 'UNAUTHORIZED',

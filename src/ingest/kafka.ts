@@ -25,15 +25,31 @@ export interface KafkaEngineOptions {
   handler: BatchHandler;
   metrics?: Metrics;
   log: Logger;
-  /** Called when the engine becomes unable (false) or able again (true) to make progress. */
-  onHealth?: (healthy: boolean, why: string) => void;
+  /**
+   * Called when the engine becomes unable (false) or able again (true) to make progress; `code` is
+   * the failing batch's error code (STORE_* for the session store).
+   */
+  onHealth?: (healthy: boolean, why: string, code?: string) => void;
   retry?: { initialMs: number; maxMs: number };
+  /**
+   * Polled while a failed batch waits for its next attempt (after at least retry.initialMs): true
+   * ends the wait, e.g. once the session store answers again or the pipeline decides without it.
+   */
+  retryNow?: (code: string) => boolean;
+  /** No successful request to the brokers for this long: `inContact()` is false. @default 6000 */
+  contactTimeoutMs?: number;
 }
 
 export interface KafkaEngine {
   consumer: Consumer;
   /** True once the consumer has joined its group (and until it crashes or stops). */
   joined(): boolean;
+  /** False when no request to the brokers has succeeded for contactTimeoutMs (a broker down or unreachable). */
+  inContact(): boolean;
+  /** Records fetched and waiting for the pipeline (at most two batches' worth). */
+  queued(): number;
+  /** True while fetching is paused because a batch keeps failing. */
+  paused(): boolean;
   /** Stops fetching, finishes the batches in flight, commits them, leaves the group. */
   stop(): Promise<void>;
 }
@@ -45,7 +61,19 @@ interface Chunk {
   records: RawRecord[];
   lastOffset: bigint;
   highWatermark: bigint;
+  /** Bytes of the records' values and keys. */
+  bytes: number;
 }
+
+/**
+ * Bytes queued at most (an empty queue takes any slice) and taken into one pipeline batch (at
+ * least one chunk). Counted in records alone, a flood of 1 MB records held a gigabyte per
+ * thousand records fetched.
+ */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+const recordBytes = (m: { value: Buffer | null; key: Buffer | null }) =>
+  (m.value?.length ?? 0) + (m.key?.length ?? 0);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -65,8 +93,10 @@ const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
  * Back-pressure: at most two batches' worth of records wait in the queue; eachBatch waits (and
  * heartbeats) until there is room, so a slow pipeline slows fetching instead of filling memory.
  * A failing batch (Redis down, broker unavailable) is retried with backoff, in place, so nothing
- * after it is committed: nothing is skipped. After a rebalance, records this engine has already
- * begun are not begun twice (kafkajs fetches again from the last committed offset).
+ * after it is committed: nothing is skipped. While it fails, fetching is paused (the group
+ * membership is kept by heartbeats): what was fetched and not queued is fetched again on resume.
+ * After a rebalance, records this engine has already begun are not begun twice (kafkajs fetches
+ * again from the last committed offset).
  */
 export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaEngine> {
   const retry = opts.retry ?? { initialMs: 200, maxMs: 10_000 };
@@ -76,9 +106,16 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
     sessionTimeout: opts.sessionTimeoutMs,
     maxBytesPerPartition: opts.maxBytesPerPartition,
     allowAutoTopicCreation: false,
-    retry: { retries: 10 },
+    // An idle fetch returns within a second: the engine hears from the brokers at least that often
+    // (inContact), and a paused consumer heartbeats at that pace.
+    maxWaitTimeInMs: 1000,
+    // At most 5 s between attempts, so fetching resumes within seconds of a broker coming back,
+    // and minutes of attempts before kafkajs gives up: a consumer that crashes and restarts joins
+    // as a new member, and the group then waits for the old one's session to time out.
+    retry: { retries: 50, maxRetryTime: 5000 },
   });
   const maxQueued = 2 * opts.maxBatchRecords;
+  const contactTimeoutMs = opts.contactTimeoutMs ?? 6000;
 
   let stopping = false;
   let joined = false;
@@ -89,9 +126,20 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
   const begun = new Map<string, bigint>();
   /** Offsets acknowledged and waiting to be committed, per partition. */
   const toCommit = new Map<string, { topic: string; partition: number; offset: bigint; lag: bigint }>();
+  /** Partitions with a reported lag: a partition assigned elsewhere after a rebalance is dropped. */
+  const lagReported = new Map<string, { topic: string; partition: string }>();
   let inFlight = 0;
   /** Set when a batch was given up (only on stop): nothing after it may be committed. */
   let gaveUp = false;
+  /** Fetching paused while a batch fails; when the last failing batch got through after a retry. */
+  let paused = false;
+  let recoveredAt = 0;
+  /** Last successful request to a broker (fetch, heartbeat, join, commit). */
+  let lastContact = Date.now();
+  const setQueued = (n: number) => {
+    queued = n;
+    metrics?.consumerQueuedRecords.set(n);
+  };
 
   // Wake-ups: the loop waits for records (or a free slot), eachBatch waits for room.
   let wakeLoop: (() => void) | undefined;
@@ -105,10 +153,42 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
     roomWaiters.clear();
   };
 
-  async function waitForRoom(payload: EachBatchPayload): Promise<boolean> {
+  /** Pauses fetching (a batch is failing): nothing more is fetched until it goes through. */
+  function pauseFetching(): void {
+    if (paused || stopping) return;
+    paused = true;
+    try {
+      consumer.pause([{ topic: opts.topic }]);
+    } catch {
+      // not running (crashed, restarting): paused again on the next join
+    }
+    metrics?.consumerPaused.set(1);
+    // eachBatch calls waiting for room give up: their records are fetched again on resume.
+    signalRoom();
+    log.warn({ queued }, 'fetching paused while a batch fails');
+  }
+
+  function resumeFetching(): void {
+    if (!paused) return;
+    paused = false;
+    recoveredAt = Date.now();
+    metrics?.consumerPaused.set(0);
+    if (stopping) return;
+    try {
+      consumer.resume([{ topic: opts.topic }]);
+    } catch {
+      // not running: the next join starts unpaused
+    }
+    log.info('fetching resumed');
+  }
+
+  /** Waits until `n` more records fit in the queue (an empty queue takes any slice). */
+  async function waitForRoom(payload: EachBatchPayload, n: number, bytes: number): Promise<boolean> {
     const heartbeatEvery = Math.max(100, Math.floor(opts.sessionTimeoutMs / 6));
-    while (queued >= maxQueued) {
-      if (stopping || !payload.isRunning() || payload.isStale()) return false;
+    if (paused) return false;
+    const queuedBytes = () => queue.reduce((sum, c) => sum + c.bytes, 0);
+    while (queued > 0 && (queued + n > maxQueued || queuedBytes() + bytes > MAX_QUEUED_BYTES)) {
+      if (stopping || paused || !payload.isRunning() || payload.isStale()) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, heartbeatEvery);
         function done() {
@@ -124,7 +204,7 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
         return false; // rebalancing: the records are fetched again after the join
       }
     }
-    return !stopping && payload.isRunning() && !payload.isStale();
+    return !stopping && !paused && payload.isRunning() && !payload.isStale();
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -144,8 +224,9 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
       }
     }
     for (let i = 0; i < messages.length; i += opts.maxBatchRecords) {
-      if (!(await waitForRoom(payload))) return;
       const slice = messages.slice(i, i + opts.maxBatchRecords);
+      const bytes = slice.reduce((sum, m) => sum + recordBytes(m), 0);
+      if (!(await waitForRoom(payload, slice.length, bytes))) return;
       const records: RawRecord[] = slice.map((m) => ({
         value: m.value,
         key: m.key,
@@ -162,8 +243,9 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
         records,
         lastOffset: BigInt(last),
         highWatermark,
+        bytes,
       });
-      queued += records.length;
+      setQueued(queued + records.length);
       // The next fetch of this partition starts after these records (nothing is committed here).
       payload.resolveOffset(last);
       signalLoop();
@@ -171,52 +253,86 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
     await payload.heartbeat().catch(() => undefined);
   }
 
-  /** Takes queued chunks, oldest first, up to maxBatchRecords records (at least one chunk). */
+  /** Takes queued chunks, oldest first, up to maxBatchRecords and MAX_BATCH_BYTES (at least one chunk). */
   function take(): Chunk[] {
     const out: Chunk[] = [];
     let n = 0;
-    while (queue.length > 0 && (out.length === 0 || n + queue[0]!.records.length <= opts.maxBatchRecords)) {
+    let bytes = 0;
+    while (
+      queue.length > 0 &&
+      (out.length === 0 ||
+        (n + queue[0]!.records.length <= opts.maxBatchRecords && bytes + queue[0]!.bytes <= MAX_BATCH_BYTES))
+    ) {
       const c = queue.shift()!;
       out.push(c);
       n += c.records.length;
+      bytes += c.bytes;
     }
-    queued -= n;
+    setQueued(queued - n);
     signalRoom();
     return out;
   }
 
+  const codeOf = (err: unknown) => (err instanceof RiskStreamError ? err.code : 'UNEXPECTED');
+
   function failed(err: unknown, attempt: number, records: number, delay: number): void {
-    const code = err instanceof RiskStreamError ? err.code : 'UNEXPECTED';
+    const code = codeOf(err);
     metrics?.batchErrors.inc({ code });
     if (code === 'STORE_UNAVAILABLE' || code === 'STORE_SCRIPT') metrics?.redisErrors.inc();
-    opts.onHealth?.(false, `${code}: ${(err as Error).message}`);
+    opts.onHealth?.(false, `${code}: ${(err as Error).message}`, code);
+    pauseFetching();
     log.warn(
       { err: (err as Error).message, code, attempt, records, retryInMs: delay },
       'batch failed; retrying (offsets not committed)',
     );
   }
 
+  /** Waits `ms` before the next attempt, or less once `retryNow` says so (or the engine stops). */
+  async function backoff(ms: number, code: string): Promise<void> {
+    const until = Date.now() + ms;
+    await sleep(Math.min(ms, retry.initialMs));
+    while (!stopping && Date.now() < until && !opts.retryNow?.(code))
+      await sleep(Math.min(100, until - Date.now()));
+  }
+
   /**
    * Waits for a begun batch, emits its output (retrying either step with backoff) and marks its
    * offsets for commit. Returns false when the engine stopped before the batch got through.
    */
-  async function complete(chunks: Chunk[], records: RawRecord[], processing: Promise<BatchResult>) {
+  async function complete(
+    chunks: Chunk[],
+    records: RawRecord[],
+    processing: Promise<BatchResult>,
+    begunAt: number,
+  ) {
     if (gaveUp) return false;
     let delay = retry.initialMs;
     let result: BatchResult | undefined;
+    let rerun = false;
     for (let attempt = 1; ; attempt++) {
       try {
         result ??= await processing;
         await handler.emit(records, result);
-        if (attempt > 1) opts.onHealth?.(true, 'batch succeeded after retry');
+        if (attempt > 1) {
+          opts.onHealth?.(true, 'batch succeeded after retry');
+          resumeFetching();
+        }
         break;
       } catch (err) {
+        if (!result && !rerun && begunAt < recoveredAt && !stopping) {
+          // Begun while an earlier batch was failing, which has got through since: try again at
+          // once, as a first attempt.
+          rerun = true;
+          processing = handler.process(records);
+          attempt = 0;
+          continue;
+        }
         failed(err, attempt, records.length, delay);
         if (stopping) {
           gaveUp = true;
           return false;
         }
-        await sleep(delay);
+        await backoff(delay, codeOf(err));
         delay = Math.min(retry.maxMs, delay * 2);
         // Scoring again is safe: events the store already applied return their first view. (A
         // batch begun after this one may have reached the store first; the window keeps events
@@ -234,8 +350,10 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
     return true;
   }
 
-  // Commits run one at a time; what piles up meanwhile goes in the next request.
+  // Commits run one at a time; what piles up meanwhile goes in the next request. A failed commit
+  // is tried again a second later, so the last offsets are committed even if no batch follows.
   let committing: Promise<void> | undefined;
+  let commitRetry: NodeJS.Timeout | undefined;
   function commit(): Promise<void> {
     committing ??= (async () => {
       try {
@@ -246,11 +364,11 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
             await consumer.commitOffsets(
               offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() })),
             );
-            for (const o of offsets)
-              metrics?.consumerLag.set(
-                { topic: o.topic, partition: String(o.partition) },
-                Math.max(0, Number(o.lag)),
-              );
+            for (const o of offsets) {
+              const labels = { topic: o.topic, partition: String(o.partition) };
+              lagReported.set(tp(o.topic, o.partition), labels);
+              metrics?.consumerLag.set(labels, Math.max(0, Number(o.lag)));
+            }
           } catch (err) {
             // Rebalancing, or the coordinator moved: keep the offsets for the next attempt.
             for (const o of offsets) {
@@ -258,6 +376,11 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
               if (!toCommit.has(key) && begun.has(key)) toCommit.set(key, o);
             }
             log.warn({ err: (err as Error).message }, 'offset commit failed; will retry');
+            if (!stopping)
+              commitRetry ??= setTimeout(() => {
+                commitRetry = undefined;
+                void commit();
+              }, 1000);
             return;
           }
         }
@@ -282,13 +405,14 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
       const records = chunks.length === 1 ? chunks[0]!.records : chunks.flatMap((c) => c.records);
       for (const c of chunks) begun.set(tp(c.topic, c.partition), c.lastOffset);
       inFlight++;
+      const begunAt = Date.now();
       const processing = handler.process(records);
       processing.catch(() => undefined); // handled in complete(), in order
       const previous = tail;
       tail = (async () => {
         await previous;
         try {
-          await complete(chunks, records, processing);
+          await complete(chunks, records, processing, begunAt);
         } finally {
           inFlight--;
           signalLoop();
@@ -306,10 +430,25 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
     );
     // Queued records are fetched again from the committed offsets; begun ones stay begun, but only
     // for partitions that stayed here.
-    queue.splice(0).forEach((c) => (queued -= c.records.length));
+    queue.splice(0);
+    setQueued(0);
     signalRoom();
+    // A consumer restarted after a crash starts unpaused.
+    if (paused) {
+      try {
+        consumer.pause([{ topic: opts.topic }]);
+      } catch {
+        // not running yet
+      }
+    }
     for (const key of [...begun.keys()]) if (!assigned.has(key)) begun.delete(key);
     for (const key of [...toCommit.keys()]) if (!assigned.has(key)) toCommit.delete(key);
+    for (const [key, labels] of lagReported)
+      if (!assigned.has(key)) {
+        // Another member reports this partition's lag now: a stale series would double it.
+        metrics?.consumerLag.remove(labels);
+        lagReported.delete(key);
+      }
     log.info(
       { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
       'joined consumer group',
@@ -323,6 +462,16 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
   consumer.on(consumer.events.STOP, () => {
     joined = false;
   });
+  const touch = () => {
+    lastContact = Date.now();
+  };
+  for (const e of [
+    consumer.events.REQUEST,
+    consumer.events.FETCH,
+    consumer.events.HEARTBEAT,
+    consumer.events.GROUP_JOIN,
+  ])
+    consumer.on(e, touch);
 
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning });
@@ -336,6 +485,9 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
   return {
     consumer,
     joined: () => joined,
+    inContact: () => Date.now() - lastContact <= contactTimeoutMs,
+    queued: () => queued,
+    paused: () => paused,
     async stop() {
       if (stopping) return;
       // Stop fetching; what is queued but not begun is dropped (not committed: the next owner
@@ -347,10 +499,12 @@ export async function startKafkaEngine(opts: KafkaEngineOptions): Promise<KafkaE
       }
       stopping = true;
       queue.splice(0);
-      queued = 0;
+      setQueued(0);
       signalRoom();
       signalLoop();
       await loop;
+      clearTimeout(commitRetry);
+      commitRetry = undefined;
       await committing;
       await commit();
       await consumer.disconnect();

@@ -8,7 +8,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
   if (opts.defaultMetrics ?? true)
     collectDefaultMetrics({ register: registry, prefix: 'riskstream_process_' });
   const r = [registry];
-  return {
+  const metrics = {
     registry,
     events: new Counter({
       name: 'riskstream_events_total',
@@ -60,6 +60,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       name: 'riskstream_evaluate_requests_total',
       help: 'POST /v1/evaluate requests by HTTP status (200 decided; 4xx refused; 503 not ready or failed)',
       labelNames: ['status'] as const,
+      registers: r,
+    }),
+    httpAuthFailures: new Counter({
+      name: 'riskstream_http_auth_failures_total',
+      help: 'HTTP requests refused for their credentials, by API (evaluate, analyst, admin) and status (401: none or not valid; 403: valid but not allowed there)',
+      labelNames: ['route', 'status'] as const,
       registers: r,
     }),
     evaluateSeconds: new Histogram({
@@ -155,10 +161,55 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       help: 'Wall-clock time the last batch finished (for "scoring stalled" alerts)',
       registers: r,
     }),
+    // Broker and Redis outages (issue 6): back-pressure, decisions without state, lost state.
+    consumerPaused: new Gauge({
+      name: 'riskstream_consumer_paused',
+      help: '1 while fetching from Kafka is paused because a batch keeps failing (Redis or the broker down)',
+      registers: r,
+    }),
+    consumerQueuedRecords: new Gauge({
+      name: 'riskstream_consumer_queued_records',
+      help: 'Records fetched and waiting for the pipeline (bounded by two batches: kafka.maxBatchRecords)',
+      registers: r,
+    }),
+    degradedDecisions: new Counter({
+      name: 'riskstream_degraded_decisions_total',
+      help: "Decisions made without the session's state while Redis did not answer (redis.outage=decide), by response",
+      labelNames: ['decision'] as const,
+      registers: r,
+    }),
+    stateLost: new Counter({
+      name: 'riskstream_state_lost_total',
+      help: 'Times the session store was found to have lost its state (Redis restarted empty or flushed)',
+      registers: r,
+    }),
+    lostSessions: new Counter({
+      name: 'riskstream_lost_sessions_total',
+      help: 'Sessions that went on without their state after a loss (answered with the policy outage.stateLost floors)',
+      registers: r,
+    }),
   };
+  // Every answer that can happen exists from the start at 0, so increase() sees the first failure.
+  for (const [route, status] of AUTH_FAILURES) metrics.httpAuthFailures.inc({ route, status }, 0);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The APIs that take credentials: riskstream_http_auth_failures_total's `route` label (bounded). */
+export type AuthRoute = 'evaluate' | 'analyst' | 'admin';
+/** The refusals each API can answer (only /admin/* knows a valid token it refuses: 403). */
+const AUTH_FAILURES: [AuthRoute, string][] = [
+  ['evaluate', '401'],
+  ['analyst', '401'],
+  ['admin', '401'],
+  ['admin', '403'],
+];
+
+/** Counts a request refused for its credentials (no token, path or session id is ever a label). */
+export function countAuthFailure(metrics: Metrics | undefined, route: AuthRoute, status: 401 | 403): void {
+  metrics?.httpAuthFailures.inc({ route, status: String(status) });
+}
 
 /**
  * Times a stage of the pipeline into riskstream_stage_seconds. `fn` is called before this returns

@@ -1,5 +1,6 @@
 import type { Decision, OutputSink, RawRecord } from '../contract';
 import { timeStage, type Metrics } from '../metrics/metrics';
+import { storeUnavailable, type StoreOutage } from './outage';
 import { INLINE_SOURCE, type BatchResult, type ProcessBatch, type ProcessOptions } from './process';
 
 export interface HandlerOptions {
@@ -18,6 +19,12 @@ export interface HandlerOptions {
   followUp?: (decisions: readonly Decision[]) => Promise<void>;
   /** Called after the sink acknowledged, e.g. the demo's live view. */
   onResult?: (result: BatchResult) => void;
+  /**
+   * Redis outages (the pipeline's): while decisions are made without the store, the follow-ups and
+   * the settle of a batch that cannot reach it are put off until it answers, instead of holding
+   * the batch.
+   */
+  outage?: StoreOutage;
 }
 
 export interface BatchHandler {
@@ -45,12 +52,33 @@ const mustEmit = (d: Decision): boolean => d.decision !== 'ALLOW' || d.action ==
 
 const EMPTY: BatchResult = { outcomes: [], decisions: [], deadLetters: [], duplicates: 0 };
 
+/** How far emit got with a batch that failed after it (a retried emit goes on from there). */
+const WRITTEN = 1;
+const FOLLOWED_UP = 2;
+
 export function createBatchHandler(opts: HandlerOptions): BatchHandler {
   const now = opts.now ?? Date.now;
   const m = opts.metrics;
+  const progress = new WeakMap<BatchResult, number>();
 
   function process(records: readonly RawRecord[], how: ProcessOptions = {}): Promise<BatchResult> {
     return records.length === 0 ? Promise.resolve(EMPTY) : opts.process(records, how);
+  }
+
+  /**
+   * A write to the session store after the decisions are out. While decisions are made without the
+   * store (redis.outage=decide), one that finds it unavailable is put off until it answers.
+   */
+  async function storeWrite(stage: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await timeStage(m, stage, write);
+    } catch (err) {
+      const outage = opts.outage;
+      if (!outage || !storeUnavailable(err)) throw err;
+      outage.failed();
+      if (!outage.degraded()) throw err;
+      outage.defer(write);
+    }
   }
 
   const out = (ds: readonly Decision[], published: ReadonlySet<string> | undefined) =>
@@ -64,15 +92,22 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
     if (records.length === 0) return;
     const toEmit = out(result.decisions, result.published);
     const shadow = result.shadow ?? [];
-    await timeStage(m, 'emit', () =>
-      opts.sink.write(toEmit, result.deadLetters, out(shadow, result.published), result.evidence ?? []),
-    );
-    onWritten?.();
-    if (opts.followUp && toEmit.length > 0) {
-      const followUp = opts.followUp;
-      await timeStage(m, 'follow_up', () => followUp(toEmit));
+    // A retried emit (a follow-up or the settle failed) does not write the decisions again.
+    const done = progress.get(result) ?? 0;
+    if (done < WRITTEN) {
+      await timeStage(m, 'emit', () =>
+        opts.sink.write(toEmit, result.deadLetters, out(shadow, result.published), result.evidence ?? []),
+      );
+      progress.set(result, WRITTEN);
+      onWritten?.();
     }
-    if (result.settle) await timeStage(m, 'settle', result.settle);
+    if (opts.followUp && toEmit.length > 0 && done < FOLLOWED_UP) {
+      const followUp = opts.followUp;
+      await storeWrite('follow_up', () => followUp(toEmit));
+      progress.set(result, FOLLOWED_UP);
+    }
+    if (result.settle) await storeWrite('settle', result.settle);
+    progress.delete(result);
     if (m) {
       const acked = now();
       // The inline API's requests share the engine's handler: counted as their own source.
@@ -82,6 +117,8 @@ export function createBatchHandler(opts: HandlerOptions): BatchHandler {
       m.evidenceRecords.inc(result.evidence?.length ?? 0);
       m.duplicates.inc(result.duplicates);
       for (const d of result.decisions) m.decisions.inc({ decision: d.decision });
+      if (result.degraded)
+        for (const d of result.decisions) m.degradedDecisions.inc({ decision: d.decision });
       for (const dl of result.deadLetters) m.deadLetters.inc({ reason: dl.reason_code });
       shadow.forEach((sd, i) => {
         m.shadowDecisions.inc({ decision: sd.decision });

@@ -1,28 +1,32 @@
-import crypto from 'node:crypto';
 import type {
   ActionInput,
   DeadLetter,
   Decision,
   RawRecord,
+  Reason,
   SessionAction,
   SessionStore,
   WindowView,
 } from '../contract';
 import { chainEvidence, changedParts, newParts, type EvidenceRecord } from '../evidence/record';
 import { FEATURE_COUNT, FEATURE_NAMES, extractBatch } from '../features/extract';
-import { REASON_GROUP_FEATURES, reasonsFromContributions, round4 } from '../features/reasons';
+import { REASON_GROUP_FEATURES, describe, reasonsFromContributions, round4 } from '../features/reasons';
 import { timeStage, timeStageSync, type Metrics } from '../metrics/metrics';
 import type { CompiledPolicy } from '../policy/compile';
-import { decide } from '../policy/decide';
+import { atLeastAfterStateLost, decide, decideWithoutState } from '../policy/decide';
 import {
   EMPTY_FRICTION,
   applyFriction,
   parseFriction,
+  recordDecided,
   type FrictionState,
   type Origin,
 } from '../policy/friction';
 import { SENSITIVITIES, type Sensitivity } from '../policy/schema';
 import { toActionInput } from '../state/input';
+import { decideDegraded } from './degraded';
+import { decisionId, nameUuid } from './ids';
+import { storeUnavailable, type DegradedEntry, type StoreOutage } from './outage';
 
 /** What the pipeline needs of a model: one batched call to score, one to explain. */
 export interface ScoringModel {
@@ -52,6 +56,11 @@ export interface PipelineDeps {
   evidence?: { minSensitivity: Sensitivity } | null;
   /** Keep timeline entries and the recent-decisions index (settled with the batch). */
   timeline?: boolean;
+  /**
+   * Redis outages: whether decisions are made without the store now (redis.outage=decide), and
+   * the journal of those decisions, which the next batch to reach the store catches up on.
+   */
+  outage?: StoreOutage;
   metrics?: Metrics;
   now?: () => number;
 }
@@ -78,6 +87,8 @@ export interface BatchResult {
   published?: ReadonlySet<string>;
   /** Evidence records of this batch, to be written with its decisions (audit topic). */
   evidence?: EvidenceRecord[];
+  /** Decided without the session store (redis.outage=decide): riskstream_degraded_decisions_total. */
+  degraded?: boolean;
   /**
    * Stores what this batch's decisions changed in the sessions' policy state. Call it once the
    * decisions are durable (after the sink acknowledged), before committing input: a crash in
@@ -98,29 +109,29 @@ export interface ProcessOptions {
   evidence?: boolean;
 }
 
+/** Journal entries (decisions made without the store) one batch carries to the store at most. */
+const CATCH_UP = 2000;
+
 /** Sessions whose policy state this process changed lately, newest kept (see `createPipeline`). */
 const OVERLAY_SESSIONS = 50_000;
 
 /** RawRecord.source of actions sent to the inline API (POST /v1/evaluate): always JSON. */
 export const INLINE_SOURCE = 'http:/v1/evaluate';
 
-const DECISION_NAMESPACE = 'risk-stream/decision/v1:';
 const EVIDENCE_NAMESPACE = 'risk-stream/evidence/v1:';
 const rank = (s: Sensitivity) => SENSITIVITIES.indexOf(s);
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
-/** Deterministic decision id: a name-based (v5-style) UUID of the event id. */
-export function decisionId(eventId: string): string {
-  return nameUuid(DECISION_NAMESPACE + eventId);
-}
+export { decisionId };
 
-/** A name-based (v5-style) UUID. */
-function nameUuid(name: string): string {
-  const h = crypto.hash('sha1', name, 'buffer');
-  h[6] = ((h[6] as number) & 0x0f) | 0x50;
-  h[8] = ((h[8] as number) & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+/**
+ * A session whose window hit a cap (distinct sets, recent-action ring) is scored on lower bounds:
+ * each of its decisions says so, after the reasons that drove it and beyond maxReasons, so it is
+ * never cut. Taken from the view, so a redelivered event gets it again.
+ */
+function withCapNote(reasons: Reason[], view: WindowView, action: SessionAction): Reason[] {
+  if (!view.capped) return reasons;
+  return [...reasons, { code: 'STATE_CAPPED', detail: describe('STATE_CAPPED', view, action), weight: 0 }];
 }
 
 /**
@@ -153,9 +164,12 @@ export function createPipeline(deps: PipelineDeps) {
   };
 
   interface Valid {
+    /** Position in the batch; -1 for a catch-up entry (decided earlier without state). */
     index: number;
     action: SessionAction;
     input: ActionInput;
+    /** A catch-up entry: its decision, made while the store did not answer. */
+    recorded?: DegradedEntry;
   }
 
   function collect(
@@ -214,7 +228,9 @@ export function createPipeline(deps: PipelineDeps) {
     // A session terminated before this batch is answered without rescoring.
     const final = policy.friction.terminatedStaysTerminated;
     const scoredRows = items.flatMap((item, i) =>
-      final && !item.view.duplicate && states.get(item.action.session_id)?.terminated ? [] : [i],
+      valid[i]!.recorded || (final && !item.view.duplicate && states.get(item.action.session_id)?.terminated)
+        ? []
+        : [i],
     );
     const x = timeStageSync(metrics, 'features', () => extractBatch(scoredRows.map((i) => items[i]!)));
     const model = deps.model();
@@ -232,7 +248,9 @@ export function createPipeline(deps: PipelineDeps) {
       xRow[row] = k;
     });
 
-    const verdicts = items.map((item, i) => decide(scores[i] as number, item.action, item.view, policy));
+    const verdicts = items.map(
+      (item, i) => valid[i]!.recorded?.outcome ?? decide(scores[i] as number, item.action, item.view, policy),
+    );
     const flagged = scoredRows.filter((i) => verdicts[i]!.decision !== 'ALLOW');
     const contrib = await timeStage(metrics, 'explain', async () => {
       if (flagged.length === 0) return new Float32Array(0);
@@ -248,6 +266,12 @@ export function createPipeline(deps: PipelineDeps) {
     readStates();
 
     const decidedAt = now();
+    // After the store lost its state: a session that begins again (its first event as far as the
+    // store knows, not a new window after a logout or an idle gap) with anything but a login went
+    // on without its history (outage.stateLost).
+    const lostAt = deps.store.stateLostAt?.() ?? null;
+    const stateLost = ({ view, action }: { view: WindowView; action: SessionAction }) =>
+      lostAt !== null && view.n === 0 && view.arrival === 0 && !view.duplicate && action.action !== 'login';
     let duplicates = 0;
     const writes = new Map<string, FrictionState>();
     const published = new Set<string>();
@@ -258,7 +282,10 @@ export function createPipeline(deps: PipelineDeps) {
     items.forEach((item, i) => {
       const verdict = verdicts[i]!;
       const { action, view } = item;
-      if (view.duplicate) duplicates++;
+      const recorded = valid[i]!.recorded;
+      const lostNow = stateLost(item);
+      if (lostNow) metrics?.lostSessions.inc();
+      if (recorded ? valid[i]!.index >= 0 : view.duplicate) duplicates++;
       const k = flaggedRow.get(i);
       const reasons =
         k === undefined
@@ -271,41 +298,64 @@ export function createPipeline(deps: PipelineDeps) {
               }),
             ].slice(0, Math.max(explain.maxReasons, verdict.policyReasons.length));
       const id = decisionId(action.event_id);
-      const f = applyFriction(
-        states.get(action.session_id) ?? null,
-        {
-          action,
-          view,
-          fpId: valid[i]!.input.ids.fp,
-          decisionId: id,
-          score: round4(scores[i] as number),
-          modelVersion: model.version,
-          base: verdict,
-          reasons,
-          trusted: () => decide(scores[i] as number, action, view, policy, 'none'),
-          origin,
-          recordAllow,
-        },
-        policy.friction,
-      );
+      const state = states.get(action.session_id) ?? null;
+      const f = recorded
+        ? recordDecided(state, {
+            eventId: action.event_id,
+            plain: recorded.origin === 'stream' && recorded.decision.policy_rule === recorded.outcome.rule,
+            ts: action.ts,
+            n: view.arrival,
+            decision: recorded.decision.decision,
+            rule: recorded.decision.policy_rule ?? verdict.rule,
+            reasons: recorded.decision.reasons,
+            score: recorded.decision.score,
+            origin: recorded.origin,
+            stateLostNow: lostNow,
+          })
+        : applyFriction(
+            state,
+            {
+              action,
+              view,
+              fpId: valid[i]!.input.ids.fp,
+              decisionId: id,
+              score: round4(scores[i] as number),
+              modelVersion: model.version,
+              base: verdict,
+              reasons,
+              trusted: () => decide(scores[i] as number, action, view, policy, 'none'),
+              stateLostNow: lostNow,
+              afterStateLost: () => atLeastAfterStateLost(verdict, action, policy),
+              withoutState: () => decideWithoutState(action, policy),
+              origin,
+              recordAllow,
+            },
+            policy.friction,
+          );
       if (f.published) published.add(id);
       let next = f.next;
-      const decision: Decision = {
-        decision_id: id,
-        event_id: action.event_id,
-        session_id: action.session_id,
-        user_id: action.user_id,
-        app: action.app,
-        event_ts: action.ts,
-        decided_at: decidedAt,
-        decision: f.decision,
-        score: f.terminated ? f.terminated.score : round4(scores[i] as number),
-        model_version: f.terminated ? f.terminated.model : model.version,
-        reasons: f.reasons.slice(0, Math.max(explain.maxReasons, verdict.policyReasons.length)),
-        action: action.action,
-        policy_version: policy.id,
-        policy_rule: f.rule,
-      };
+      const decision: Decision = recorded
+        ? recorded.decision
+        : {
+            decision_id: id,
+            event_id: action.event_id,
+            session_id: action.session_id,
+            user_id: action.user_id,
+            app: action.app,
+            event_ts: action.ts,
+            decided_at: decidedAt,
+            decision: f.decision,
+            score: f.terminated ? f.terminated.score : (f.score ?? round4(scores[i] as number)),
+            model_version: f.terminated ? f.terminated.model : model.version,
+            reasons: withCapNote(
+              f.reasons.slice(0, Math.max(explain.maxReasons, verdict.policyReasons.length)),
+              view,
+              action,
+            ),
+            action: action.action,
+            policy_version: policy.id,
+            policy_rule: f.rule,
+          };
       // What an analyst and an auditor see of it: once per action (not for a redelivered one).
       let sealed: { seq: number; hash: string } | null = null;
       if (!f.repeat && (evidencePolicy || deps.timeline)) {
@@ -328,39 +378,42 @@ export function createPipeline(deps: PipelineDeps) {
             decision_id: id,
             event_id: action.event_id,
             event_ts: action.ts,
-            decided_at: decidedAt,
+            decided_at: decision.decided_at,
             action,
             fingerprint,
             sensitivity: verdict.sensitivity,
+            // Not scored, or scored but answered from the terminated state (whether it was scored
+            // depends on where the batch began, which a redelivery changes).
             features:
-              r < 0
+              r < 0 || f.terminated
                 ? null
                 : Object.fromEntries(
                     FEATURE_NAMES.map((name, j) => [name, round6(x[r * FEATURE_COUNT + j] as number)]),
                   ),
             score: decision.score,
             model_version: decision.model_version,
-            policy_version: policy.id,
+            policy_version: decision.policy_version ?? policy.id,
             policy_rule: f.rule,
             decision: f.decision,
             reasons: decision.reasons,
           });
           evidence.push(record);
           sealed = { seq: record.seq, hash: record.hash };
-          next = { ...from, asOf: Math.max(from.asOf, view.n), chain: head };
+          next = { ...from, asOf: Math.max(from.asOf, view.arrival), chain: head };
         }
         if (deps.timeline) {
           const c = action.client;
           timeline.push({
             sessionId: action.session_id,
-            n: view.n,
+            // Ordered by the session's arrival count: the window's n starts over after a logout.
+            n: view.arrival,
             entry: JSON.stringify({
               n: view.n,
               user_id: action.user_id,
               event_id: action.event_id,
               decision_id: id,
               ts: action.ts,
-              decided_at: decidedAt,
+              decided_at: decision.decided_at,
               app: action.app,
               action: action.action,
               resource: action.resource ?? null,
@@ -391,6 +444,12 @@ export function createPipeline(deps: PipelineDeps) {
         states.set(action.session_id, next);
         writes.set(action.session_id, next);
         remember(action.session_id, next);
+      }
+      // A catch-up entry was answered when it was decided: nothing more to say about it.
+      if (recorded) {
+        if (valid[i]!.index >= 0)
+          outcomes[valid[i]!.index] = { kind: 'decision', duplicate: true, rule: f.rule, decision };
+        return;
       }
       let shadow: Decision | undefined;
       if (shadowModel && shadowScores) {
@@ -430,6 +489,39 @@ export function createPipeline(deps: PipelineDeps) {
     return collect(outcomes as Outcome[], duplicates, settle, published, evidence);
   }
 
+  /** A batch decided without the store (redis.outage=decide while Redis does not answer). */
+  function degradedBatch(
+    valid: readonly Valid[],
+    outcomes: (Outcome | undefined)[],
+    origin: Origin,
+    outage: StoreOutage,
+  ): Promise<BatchResult> {
+    try {
+      const degraded = decideDegraded(valid, {
+        policy: deps.policy(),
+        modelVersion: deps.model().version,
+        decidedAt: now(),
+        origin,
+        outage,
+        friction: (sessionId) => overlay.get(sessionId),
+      });
+      degraded.decisions.forEach(({ decision, duplicate }, k) => {
+        outcomes[valid[k]!.index] = {
+          kind: 'decision',
+          decision,
+          duplicate,
+          rule: decision.policy_rule ?? '',
+        };
+      });
+      return Promise.resolve({
+        ...collect(outcomes as Outcome[], degraded.duplicates, undefined, degraded.published),
+        degraded: true,
+      });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
   return function processBatch(
     records: readonly RawRecord[],
     opts: ProcessOptions = {},
@@ -445,27 +537,55 @@ export function createPipeline(deps: PipelineDeps) {
       });
     });
     if (valid.length === 0) return Promise.resolve(collect(outcomes as Outcome[], 0));
+    const outage = deps.outage;
+    const origin = opts.origin ?? 'stream';
+    if (outage?.degraded()) return degradedBatch(valid, outcomes, origin, outage);
+    // Decisions made without state go to the store in front of this batch's events (the catch-up),
+    // with a batch of the stream that writes evidence: their records complete the chains.
+    const catchUp = outage && origin === 'stream' && (opts.evidence ?? true) ? outage.take(CATCH_UP) : [];
+    // An event of this batch still in the journal (a redelivered copy) is answered as it was then.
+    const own = outage?.pending ? valid.flatMap((v) => outage.take(1, v.action.event_id)) : [];
+    const recordedHere = new Map(own.map((e) => [e.action.event_id, e]));
+    const all: Valid[] = [
+      ...catchUp.map((e) => ({ index: -1, action: e.action, input: e.input, recorded: e })),
+      ...valid.map((v) => {
+        const recorded = recordedHere.get(v.action.event_id);
+        return recorded ? { ...v, recorded } : v;
+      }),
+    ];
+    const taken = [...catchUp, ...own];
     // timeStage calls applyBatch before it returns: the batch is with the store from here on, and
     // the policy states are asked for right behind it (one round trip for both).
-    const views = timeStage(metrics, 'state', () => deps.store.applyBatch(valid.map((v) => v.input)));
-    const sessionIds = [...new Set(valid.map((v) => v.action.session_id))];
+    const views = timeStage(metrics, 'state', () => deps.store.applyBatch(all.map((v) => v.input)));
+    if (outage)
+      views.then(
+        () => outage.succeeded(),
+        (err: unknown) => {
+          if (storeUnavailable(err)) outage.failed();
+        },
+      );
+    const sessionIds = [...new Set(all.map((v) => v.action.session_id))];
     const policyStates = deps.store.loadPolicy(sessionIds);
     const myTurn = frictionTurn;
     let done!: () => void;
     frictionTurn = new Promise((resolve) => (done = resolve));
     const result = score(
-      valid,
+      all,
       outcomes,
       views,
       sessionIds,
       policyStates,
-      opts.origin ?? 'stream',
+      origin,
       opts.recordAllow ?? false,
       opts.evidence ?? true,
       myTurn,
     );
-    // A failed batch passes its turn on too, but not before the batches begun ahead of it.
-    void result.then(done, () => myTurn.then(done));
+    // A failed batch passes its turn on too, but not before the batches begun ahead of it; its
+    // catch-up entries wait for the next batch.
+    void result.then(done, () => {
+      outage?.putBack(taken);
+      return myTurn.then(done);
+    });
     return result;
   };
 }

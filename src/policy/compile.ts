@@ -6,7 +6,15 @@ import type { z } from 'zod';
 import type { DecisionType, PrincipalType } from '../contract';
 import { RiskStreamError } from '../errors';
 import { packageRoot } from '../paths';
-import { RISK_LEVELS, policySchema, type PolicyDocument, type RiskLevel, type Sensitivity } from './schema';
+import {
+  OUTAGE_STATE_LOST,
+  OUTAGE_WITHOUT_STATE,
+  RISK_LEVELS,
+  policySchema,
+  type PolicyDocument,
+  type RiskLevel,
+  type Sensitivity,
+} from './schema';
 
 /** One record-count tier of an action: at `atLeast` records or more, this sensitivity. */
 export interface RecordTier {
@@ -58,6 +66,15 @@ export interface CompiledPolicy {
   rules: readonly CompiledRule[];
   replace: Partial<Record<PrincipalType, Partial<Record<DecisionType, DecisionType>>>>;
   friction: FrictionSettings;
+  /**
+   * Redis outages: `withoutState` answers an action decided while Redis does not answer
+   * (redis.outage=decide); `stateLost` is the least a session gets, per sensitivity, once its
+   * state was found lost (Redis came back empty), until a step-up passes.
+   */
+  outage: {
+    withoutState: Readonly<Record<Sensitivity, DecisionType>>;
+    stateLost: Readonly<Record<Sensitivity, DecisionType>>;
+  };
 }
 
 /** One problem in a policy file, located. */
@@ -203,6 +220,10 @@ function compileDocument(d: PolicyDocument, text: string, source: string): Compi
       escalateTo: d.friction.failedStepUp.escalateTo,
       terminateAfter: d.friction.failedStepUp.terminateAfter,
       terminatedStaysTerminated: d.friction.terminatedStaysTerminated,
+    },
+    outage: {
+      withoutState: { ...OUTAGE_WITHOUT_STATE, ...d.outage.withoutState },
+      stateLost: { ...OUTAGE_STATE_LOST, ...d.outage.stateLost },
     },
   };
 }

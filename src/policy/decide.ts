@@ -25,10 +25,12 @@ function catalogEntry(policy: CompiledPolicy, action: SessionAction): CatalogEnt
   return policy.catalog.get(action.app)?.get(action.action) ?? policy.catalog.get('*')?.get(action.action);
 }
 
-function tierReason(code: string, atLeast: number, view: WindowView, action: SessionAction): Reason {
-  const detail = isReasonCode(code)
-    ? describe(code, view, action)
-    : `${action.action} of ${action.records ?? 0} records (policy tier: ${atLeast} or more)`;
+/** A tier's reason; without a window (decided without state) only the action describes it. */
+function tierReason(code: string, atLeast: number, view: WindowView | null, action: SessionAction): Reason {
+  const detail =
+    view && isReasonCode(code)
+      ? describe(code, view, action)
+      : `${action.action} of ${action.records ?? 0} records (policy tier: ${atLeast} or more)`;
   return { code, detail, weight: 1 };
 }
 
@@ -36,7 +38,7 @@ function tierReason(code: string, atLeast: number, view: WindowView, action: Ses
 export function sensitivityOf(
   policy: CompiledPolicy,
   action: SessionAction,
-  view: WindowView,
+  view: WindowView | null,
 ): { sensitivity: Sensitivity; reasons: Reason[] } {
   const entry = catalogEntry(policy, action);
   if (!entry) return { sensitivity: 'none', reasons: [] };
@@ -85,22 +87,79 @@ export function decide(
     }
   }
 
-  const replacement = policy.replace[action.principal_type]?.[decision];
-  if (replacement !== undefined) {
-    const code =
-      action.principal_type === 'SERVICE' && decision === 'STEP_UP'
-        ? 'SERVICE_ACCOUNT_NO_STEP_UP'
-        : 'PRINCIPAL_RESTRICTED';
-    policyReasons.push({
-      code,
-      detail:
-        code === 'SERVICE_ACCOUNT_NO_STEP_UP'
-          ? describe(code, view, action)
-          : `${action.principal_type} principals get ${replacement} instead of ${decision}`,
-      weight: 0,
-    });
-    decision = replacement;
-    rule += `+principals.${action.principal_type}`;
-  }
-  return { decision, rule, policyReasons, sensitivity, risk };
+  return replaceForPrincipal({ decision, rule, policyReasons, sensitivity, risk }, action, policy);
+}
+
+/** Last step of every outcome: the principal type's replacements (a service account cannot step up). */
+function replaceForPrincipal(o: PolicyOutcome, action: SessionAction, policy: CompiledPolicy): PolicyOutcome {
+  const replacement = policy.replace[action.principal_type]?.[o.decision];
+  if (replacement === undefined) return o;
+  const service = action.principal_type === 'SERVICE' && o.decision === 'STEP_UP';
+  const reason: Reason = {
+    code: service ? 'SERVICE_ACCOUNT_NO_STEP_UP' : 'PRINCIPAL_RESTRICTED',
+    detail: service
+      ? 'service accounts cannot step up: blocked instead'
+      : `${action.principal_type} principals get ${replacement} instead of ${o.decision}`,
+    weight: 0,
+  };
+  return {
+    ...o,
+    decision: replacement,
+    rule: `${o.rule}+principals.${action.principal_type}`,
+    policyReasons: [...o.policyReasons, reason],
+  };
+}
+
+/**
+ * The answer for an action decided without the session's state (Redis does not answer and
+ * redis.outage is `decide`): `outage.withoutState` by the action's sensitivity (its catalog entry
+ * and record tier), then the principal replacements. No score, no rules: they need the session.
+ */
+export function decideWithoutState(action: SessionAction, policy: CompiledPolicy): PolicyOutcome {
+  const { sensitivity, reasons } = sensitivityOf(policy, action, null);
+  const unavailable: Reason = {
+    code: 'STATE_UNAVAILABLE',
+    detail: `the session store did not answer: ${action.action} decided by its sensitivity (${sensitivity}) alone, not scored`,
+    weight: 1,
+  };
+  return replaceForPrincipal(
+    {
+      decision: policy.outage.withoutState[sensitivity],
+      rule: `outage.withoutState.${sensitivity}`,
+      policyReasons: [unavailable, ...reasons],
+      sensitivity,
+      risk: 'none',
+    },
+    action,
+    policy,
+  );
+}
+
+/**
+ * An outcome for a session whose state was lost (Redis came back empty and the session went on
+ * without a login): raised to at least `outage.stateLost` for the action's sensitivity, then the
+ * principal replacements. Unchanged when it is already at least that.
+ */
+export function atLeastAfterStateLost(
+  outcome: PolicyOutcome,
+  action: SessionAction,
+  policy: CompiledPolicy,
+): PolicyOutcome {
+  const floor = policy.outage.stateLost[outcome.sensitivity];
+  if (RANK[floor] <= RANK[outcome.decision]) return outcome;
+  const lost: Reason = {
+    code: 'SESSION_STATE_LOST',
+    detail: `the session's state was lost (Redis came back empty): its history is unknown, so a ${outcome.sensitivity}-sensitivity ${action.action} gets at least ${floor} until a step-up passes`,
+    weight: 1,
+  };
+  return replaceForPrincipal(
+    {
+      ...outcome,
+      decision: floor,
+      rule: `outage.stateLost.${outcome.sensitivity}`,
+      policyReasons: [lost, ...outcome.policyReasons],
+    },
+    action,
+    policy,
+  );
 }

@@ -17,10 +17,15 @@ import { stricter } from './decide';
  * - A STEP_UP whose causes (reason codes) were all stepped up within `stepUpCooldown` is answered
  *   ALLOW: the enforcement point is already asking for the step-up.
  * - TERMINATE is final: later events are answered TERMINATE without rescoring.
+ * - A session whose state was lost (Redis came back empty; the pipeline tells) gets at least the
+ *   policy's `outage.stateLost` response until a step-up passes.
  */
 
 export interface FrictionState {
-  /** Arrival number (view.n) of the latest event that changed this state; -1 for a new one. */
+  /**
+   * Arrival number (view.arrival) of the latest event that changed this state; -1 for a new one.
+   * Not view.n: that starts over with a new window (after a logout), and the state outlives it.
+   */
   asOf: number;
   /** `n`: arrival number of the terminating event (absent in states saved before it was kept). */
   terminated: { ts: number; n?: number; decisionId: string; score: number; model: string } | null;
@@ -37,14 +42,31 @@ export interface FrictionState {
   recent: RecentOutcome[];
   /** The head of the session's evidence chain (src/evidence/record.ts); absent before the first record. */
   chain?: ChainHead | null;
+  /**
+   * Set when the session went on after its state was lost (event time it was found); cleared by a
+   * passed step-up. Absent in states saved before it existed.
+   */
+  lost?: { ts: number } | null;
+  /**
+   * Events of the stream decided without the session's state (redis.outage=decide), latest
+   * WITHOUT_STATE: a redelivered copy is answered without state again (outage.withoutState), not
+   * scored from a window it was never decided from. Ids only: the answer follows from the action.
+   */
+  withoutState?: string[];
 }
 
 /** Where a decision was made: the stream (Kafka, replay) or the inline API, which publishes it itself. */
 export type Origin = 'stream' | 'api';
-/** [event_id, decision, rule, origin, the reasons when friction changed them (else null)]. */
-export type RecentOutcome = [string, DecisionType, string, Origin, Reason[] | null];
+/**
+ * [event_id, decision, rule, origin, the reasons when friction changed them (else null), and the
+ * score when it was not the model's (a decision made without state: 0)].
+ */
+export type RecentOutcome = [string, DecisionType, string, Origin, Reason[] | null, number?];
 
 const RECENT = 32;
+const WITHOUT_STATE = 256;
+/** Actions that report a step-up's result: answered by friction control itself. */
+const STEP_UP_RESULTS: ReadonlySet<string> = new Set(['step_up_passed', 'step_up_failed']);
 const MAX_TRUSTED_FPS = 8;
 
 /** A session with no policy state yet. Shared and frozen: a change is always a new object. */
@@ -80,6 +102,15 @@ export interface FrictionInput {
   reasons: readonly Reason[];
   /** The policy's outcome for this event at risk `none` (what a trusted session gets). */
   trusted: () => PolicyOutcome;
+  /**
+   * This event shows that the session's state was lost: its window starts again (n = 0) with an
+   * action other than a login after the store lost its state.
+   */
+  stateLostNow?: boolean;
+  /** The policy's outcome raised to `outage.stateLost` (for a session whose state was lost). */
+  afterStateLost?: () => PolicyOutcome;
+  /** The policy's answer without state (outage.withoutState), for a redelivered event decided so. */
+  withoutState?: () => PolicyOutcome;
   origin: Origin;
   /**
    * Record the inline API's ALLOW answers too (when ALLOWs are published: kafka.emitAllow), so the
@@ -94,6 +125,8 @@ export interface FrictionResult {
   reasons: Reason[];
   /** Set when the event belongs to a session terminated earlier: the score and model to report. */
   terminated: { score: number; model: string } | null;
+  /** A redelivered event whose recorded answer carries its own score (made without state: 0). */
+  score?: number;
   /** The session's next state, or null when this event did not change it. */
   next: FrictionState | null;
   /** A redelivered event the inline API decided and published already: not to be published again. */
@@ -112,10 +145,15 @@ export function applyFriction(
   input: FrictionInput,
   f: FrictionSettings,
 ): FrictionResult {
-  const s: FrictionState = state ?? EMPTY_FRICTION;
-  const { action, view, base } = input;
+  let s: FrictionState = state ?? EMPTY_FRICTION;
+  const { action, view } = input;
+  let base = input.base;
+  /** The reasons of `base` (the model's included). */
+  let baseReasons: readonly Reason[] = input.reasons;
+  /** The state changed by finding the session's state lost (kept even when the answer is not). */
+  let foundLost = false;
   const ts = action.ts;
-  const n = view.n;
+  const n = view.arrival;
   /** `from` with this event's outcome recorded, as of this event. */
   const record = (
     from: FrictionState,
@@ -144,7 +182,9 @@ export function applyFriction(
       next ??
       (origin === 'api' && !view.duplicate && (decision !== 'ALLOW' || input.recordAllow === true)
         ? record(s, decision, rule, reasons)
-        : null),
+        : foundLost
+          ? { ...s, asOf: n }
+          : null),
     published: false,
     repeat: false,
   });
@@ -173,9 +213,14 @@ export function applyFriction(
     if (seen) {
       return {
         ...keep(seen[1], seen[2], seen[4] ?? [...input.reasons]),
+        ...(seen[5] !== undefined ? { score: seen[5] } : {}),
         published: seen[3] === 'api',
         repeat: true,
       };
+    }
+    if (input.withoutState && s.withoutState?.includes(action.event_id)) {
+      const o = input.withoutState();
+      return { ...keep(o.decision, o.rule, [...o.policyReasons]), score: 0, repeat: true };
     }
     // The state was saved at or after this event: it was decided and not recorded, so it was
     // answered from the terminated state or was an ALLOW.
@@ -189,6 +234,19 @@ export function applyFriction(
 
   if (s.terminated && f.terminatedStaysTerminated) return terminatedAnswer(s.terminated);
 
+  // A session whose state was lost: at least outage.stateLost until a step-up passes.
+  if (input.stateLostNow && !s.lost) {
+    s = { ...s, lost: { ts } };
+    foundLost = true;
+  }
+  if (s.lost && input.afterStateLost && !STEP_UP_RESULTS.has(action.action)) {
+    const raised = input.afterStateLost();
+    if (raised !== base) {
+      baseReasons = [...raised.policyReasons.filter((r) => !base.policyReasons.includes(r)), ...baseReasons];
+      base = raised;
+    }
+  }
+
   const terminate = (from: FrictionState, rule: string, reasons: Reason[]): FrictionResult => {
     const terminated = { ts, n, decisionId: input.decisionId, score: input.score, model: input.modelVersion };
     return done(
@@ -200,11 +258,12 @@ export function applyFriction(
   };
 
   if (action.action === 'step_up_passed') {
-    if (base.decision === 'TERMINATE') return terminate(s, base.rule, [...input.reasons]);
+    if (base.decision === 'TERMINATE') return terminate(s, base.rule, [...baseReasons]);
     const fps = s.trust && s.trust.until > ts ? s.trust.fps.filter((fp) => fp !== input.fpId) : [];
     const rule = 'friction.step_up_passed';
     const next: FrictionState = {
       ...s,
+      lost: null,
       failures: 0,
       cooldown: {},
       trust: { until: ts + f.trustAfterStepUpMs, fps: [...fps, input.fpId].slice(-MAX_TRUSTED_FPS) },
@@ -223,7 +282,7 @@ export function applyFriction(
     const failures = s.failures + 1;
     const detail = `${failures} failed step-up${failures === 1 ? '' : 's'} in this session`;
     const next: FrictionState = { ...s, failures, trust: null };
-    const reasons = [reason('STEP_UP_FAILED', detail), ...input.reasons];
+    const reasons = [reason('STEP_UP_FAILED', detail), ...baseReasons];
     if (failures >= f.terminateAfter || base.decision === 'TERMINATE') {
       return terminate(next, 'friction.step_up_failed', reasons);
     }
@@ -232,13 +291,13 @@ export function applyFriction(
     return done(decision, rule, reasons, record(next, decision, rule, reasons));
   }
 
-  if (base.decision === 'TERMINATE') return terminate(s, base.rule, [...input.reasons]);
-  if (base.decision === 'ALLOW') return keep('ALLOW', base.rule, [...input.reasons]);
+  if (base.decision === 'TERMINATE') return terminate(s, base.rule, [...baseReasons]);
+  if (base.decision === 'ALLOW') return keep('ALLOW', base.rule, [...baseReasons]);
 
   // STEP_UP or BLOCK_ACTION.
   let decision: DecisionType = base.decision;
   let rule = base.rule;
-  let reasons = [...input.reasons];
+  let reasons = [...baseReasons];
   let next: FrictionState = s;
 
   if (s.trust && s.trust.until > ts && s.trust.fps.includes(input.fpId)) {
@@ -278,4 +337,58 @@ export function applyFriction(
     }
   }
   return done(decision, rule, reasons, record(next, decision, rule, reasons));
+}
+
+/** A decision made without the session's state (recordDecided). */
+export interface DecidedWithoutState {
+  eventId: string;
+  /**
+   * A plain answer without state (outage.withoutState) given on the stream: its id is all that is
+   * kept (withoutState). Otherwise (the inline API's, or a terminated session's) the whole answer
+   * goes into `recent`.
+   */
+  plain: boolean;
+  ts: number;
+  /** The event's arrival number, now that the store has it (view.arrival). */
+  n: number;
+  decision: DecisionType;
+  rule: string;
+  reasons: Reason[];
+  score: number;
+  origin: Origin;
+  /** The store has lost the session's state (as FrictionInput.stateLostNow). */
+  stateLostNow?: boolean;
+}
+
+/**
+ * The catch-up of a decision made while the store did not answer (redis.outage=decide): once the
+ * store has the event, its answer is recorded in the session's state, so a redelivered copy gets
+ * that answer again instead of a score from a window it was never decided from. `repeat` when it
+ * was recorded already (a catch-up that ran twice).
+ */
+export function recordDecided(state: FrictionState | null, d: DecidedWithoutState): FrictionResult {
+  let s: FrictionState = state ?? EMPTY_FRICTION;
+  if (d.stateLostNow && !s.lost) s = { ...s, lost: { ts: d.ts } };
+  const repeat = d.plain
+    ? (s.withoutState?.includes(d.eventId) ?? false)
+    : s.recent.some((r) => r[0] === d.eventId);
+  const asOf = Math.max(s.asOf, d.n);
+  let next: FrictionState | null;
+  if (repeat) next = s === state ? null : s;
+  else if (d.plain)
+    next = { ...s, asOf, withoutState: [...(s.withoutState ?? []), d.eventId].slice(-WITHOUT_STATE) };
+  else {
+    const entry: RecentOutcome = [d.eventId, d.decision, d.rule, d.origin, d.reasons, d.score];
+    next = { ...s, asOf, recent: [...s.recent, entry].slice(-RECENT) };
+  }
+  return {
+    decision: d.decision,
+    rule: d.rule,
+    reasons: d.reasons,
+    terminated: null,
+    score: d.score,
+    next,
+    published: false,
+    repeat,
+  };
 }

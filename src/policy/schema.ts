@@ -43,6 +43,26 @@ const fullByLevel = z.strictObject(
   Object.fromEntries(RISK_LEVELS.map((l) => [l, response])) as Record<RiskLevel, typeof response>,
 );
 
+/** A response per sensitivity; the ones left out keep their default. */
+const bySensitivity = z.partialRecord(sensitivity, response);
+
+/** `outage.withoutState`: answers while Redis does not answer (settings redis.outage=decide). */
+export const OUTAGE_WITHOUT_STATE = {
+  none: 'ALLOW',
+  low: 'ALLOW',
+  medium: 'STEP_UP',
+  high: 'BLOCK_ACTION',
+  critical: 'BLOCK_ACTION',
+} as const satisfies Record<Sensitivity, (typeof DECISION_TYPES)[number]>;
+/** `outage.stateLost`: the least a session gets once its state was found lost, until a step-up passes. */
+export const OUTAGE_STATE_LOST = {
+  none: 'ALLOW',
+  low: 'ALLOW',
+  medium: 'STEP_UP',
+  high: 'STEP_UP',
+  critical: 'STEP_UP',
+} as const satisfies Record<Sensitivity, (typeof DECISION_TYPES)[number]>;
+
 /** `high` is short for `{sensitivity: high}`. */
 const shortForm = (v: unknown) => (typeof v === 'string' ? { sensitivity: v } : v);
 const tier = z.preprocess(shortForm, z.strictObject({ sensitivity, reason: reasonCode.optional() }));
@@ -102,6 +122,12 @@ export const policySchema = z.strictObject({
         })
         .prefault({}),
       terminatedStaysTerminated: z.boolean().default(true),
+    })
+    .prefault({}),
+  outage: z
+    .strictObject({
+      withoutState: bySensitivity.default({}),
+      stateLost: bySensitivity.default({}),
     })
     .prefault({}),
 });

@@ -187,11 +187,11 @@ const approver: Scenario = (rng, t0, u) => {
 const contractor: Scenario = (rng, t0, u) => {
   const { s, a } = begin(rng, t0, u, (r) => (r.chance(0.8) ? homeClient(r, u) : phoneClient(r, u)));
   const n = sessionLength(rng);
-  const exports = new Set(Array.from({ length: rng.int(1, 3) }, () => rng.int(0, n - 1)));
+  const exportAt = new Set(Array.from({ length: rng.int(1, 3) }, () => rng.int(0, n - 1)));
   work(s, a, n, {
     sensitiveRate: 0,
     before: (i) => {
-      if (exports.has(i)) a.act('export', { records: rng.int(50, 2000) });
+      if (exportAt.has(i)) a.act('export', { records: rng.int(50, 2000) });
     },
   });
   maybeLogout(s, a);
@@ -289,11 +289,11 @@ const analyst: Scenario = (rng, t0, u) => {
   ] as const);
   const { s, a } = begin(rng, t0, u, (r) => deskClient(r, u), app);
   const n = sessionLength(rng, 20);
-  const exports = new Set(Array.from({ length: rng.int(1, 4) }, () => rng.int(1, n - 1)));
+  const exportAt = new Set(Array.from({ length: rng.int(1, 4) }, () => rng.int(1, n - 1)));
   work(s, a, n, {
     sensitiveRate: 0,
     before: (i) => {
-      if (exports.has(i)) {
+      if (exportAt.has(i)) {
         a.act('export', { records: Math.round(Math.min(9_000, Math.max(100, rng.logNormal(1_500, 0.9)))) });
       }
     },

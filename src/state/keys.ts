@@ -9,7 +9,7 @@ export const DEFAULT_KEY_PREFIX = 'rs:';
  * Part of every key: the version of the stored format. A release that changes what the script
  * stores changes it, so the new script never reads an old value (old keys simply expire).
  */
-export const STATE_FORMAT = 'v2';
+export const STATE_FORMAT = 'v3';
 
 export interface SessionKeys {
   /** The window state, packed by the script (decodeState reads it). */
@@ -37,6 +37,14 @@ export const DEFAULT_TIMELINE_LIMITS: TimelineLimits = { maxEntries: 200, maxDec
 /** The recent-decisions index: one stream for every engine (not per session). */
 export function decisionsIndexKey(prefix: string): string {
   return `${prefix}decisions:${STATE_FORMAT}`;
+}
+
+/**
+ * The store's epoch: written when the engine first finds it missing, so that its disappearance
+ * while the engine runs shows Redis lost its state (restarted empty, flushed). Not per session.
+ */
+export function epochKey(prefix: string): string {
+  return `${prefix}epoch:${STATE_FORMAT}`;
 }
 
 /**

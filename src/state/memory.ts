@@ -10,6 +10,7 @@ import { RiskStreamError } from '../errors';
 import type { SessionEntry, StoreLimits, StoreOptions, WindowState } from './window';
 import { applyToSession, resolveStoreLimits, summarizeWindow } from './window';
 import { DEFAULT_TIMELINE_LIMITS, type TimelineLimits } from './keys';
+import { wellFormed } from './input';
 
 export interface MemoryStoreOptions extends StoreOptions {
   /** Sessions kept; past it the least recently used is evicted. @default 100_000 */
@@ -42,6 +43,8 @@ interface Entry extends SessionEntry {
  * The session store in process memory, for the demo and replay: the same semantics as the Redis
  * store (same window code, same dedupe and logout rules, idle expiry), bounded by maxSessions.
  * Views handed out are shared with the ledger: treat them as read-only.
+ * Session ids are looked up well-formed, as toActionInput keys the windows: an id with a lone
+ * surrogate reaches its session here as it does in Redis, where both spellings are the same UTF-8.
  */
 export class MemorySessionStore implements SessionStore {
   readonly limits: StoreLimits;
@@ -81,7 +84,7 @@ export class MemorySessionStore implements SessionStore {
 
   /** The window of a session, or null (for tests and debugging). */
   peek(sessionId: string): WindowState | null {
-    const entry = this.sessions.get(sessionId);
+    const entry = this.sessions.get(wellFormed(sessionId));
     return entry && entry.expiresAt > this.now() ? entry.state : null;
   }
 
@@ -118,12 +121,12 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async loadPolicy(sessionIds: readonly string[]): Promise<(string | null)[]> {
-    return sessionIds.map((id) => this.sessions.get(id)?.policy?.state ?? null);
+    return sessionIds.map((id) => this.sessions.get(wellFormed(id))?.policy?.state ?? null);
   }
 
   async settle(batch: SettleBatch): Promise<void> {
     for (const w of batch.policy) {
-      const entry = this.sessions.get(w.sessionId);
+      const entry = this.sessions.get(wellFormed(w.sessionId));
       if (entry && (entry.policy === undefined || entry.policy.asOf < w.asOf)) {
         entry.policy = { asOf: w.asOf, state: w.state };
       }
@@ -131,7 +134,7 @@ export class MemorySessionStore implements SessionStore {
     const { maxEntries, maxDecisions } = this.timelineLimits;
     if (maxEntries > 0) {
       for (const t of batch.timeline) {
-        const entry = this.sessions.get(t.sessionId);
+        const entry = this.sessions.get(wellFormed(t.sessionId));
         if (!entry) continue;
         const tl = (entry.timeline ??= new Map());
         tl.set(t.n, t.entry);
@@ -150,7 +153,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async readSession(sessionId: string): Promise<StoredSession> {
-    const entry = this.sessions.get(sessionId);
+    const entry = this.sessions.get(wellFormed(sessionId));
     const live = entry && (this.eventTime || entry.expiresAt > this.now()) ? entry : undefined;
     return {
       window: live?.state ? summarizeWindow(live.state) : null,
@@ -160,7 +163,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async readTimeline(sessionId: string): Promise<string[]> {
-    const entry = this.sessions.get(sessionId);
+    const entry = this.sessions.get(wellFormed(sessionId));
     if (!entry?.timeline || (!this.eventTime && entry.expiresAt <= this.now())) return [];
     return [...entry.timeline.entries()].sort(([a], [b]) => a - b).map(([, json]) => json);
   }
@@ -211,7 +214,7 @@ export class MemorySessionStore implements SessionStore {
       if (entry.expiresAt > now) return entry;
       this.expirations += 1;
     }
-    return { state: null, ledger: new Map(), expiresAt: 0 };
+    return { state: null, ledger: new Map(), arrivals: 0, expiresAt: 0 };
   }
 
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { ReplyError } from 'ioredis';
 import type {
@@ -16,6 +17,7 @@ import {
   DEFAULT_TIMELINE_LIMITS,
   checkKeyPrefix,
   decisionsIndexKey,
+  epochKey,
   sessionKeys,
   type TimelineLimits,
 } from './keys';
@@ -33,6 +35,27 @@ export interface RedisStoreOptions extends StoreOptions {
   onRoundTrip?: (ms: number, sessions: number) => void;
   /** Timeline entries kept per session and decisions in the recent-decisions index. */
   timeline?: TimelineLimits;
+  /** Called when the store is found to have lost its state (by this engine or another). */
+  onStateLost?: (lostAt: number) => void;
+}
+
+/** The value of the epoch key (keys.ts epochKey). */
+interface Epoch {
+  id: string;
+  created: number;
+  /** When an engine found the previous epoch gone (the state lost), or null for a new store. */
+  lost: number | null;
+}
+
+function parseEpoch(text: string): Epoch {
+  try {
+    const e = JSON.parse(text) as Partial<Epoch>;
+    if (typeof e.id === 'string' && typeof e.created === 'number')
+      return { id: e.id, created: e.created, lost: typeof e.lost === 'number' ? e.lost : null };
+  } catch {
+    // not ours: treated as an epoch without a loss
+  }
+  return { id: text, created: 0, lost: null };
 }
 
 /** Reply errors that mean "Redis cannot serve right now", not "the script is wrong". */
@@ -56,7 +79,7 @@ interface PolicyCommands {
 }
 
 /** Values per event in the script's reply (OUT_FIELDS in applyActions-3.lua). */
-const OUT_FIELDS = 27;
+const OUT_FIELDS = 28;
 const KIND_BITS = ID_KINDS.map((_, k) => 1 << k);
 
 /**
@@ -139,6 +162,7 @@ export function parseReply(
       fpSeq: String(reply[r + 13]).split(','),
       counts: { m1: counts(r + 14), m10: counts(r + 18), session: counts(r + 22) },
       capped: reply[r + 26] === 1,
+      arrival: num(reply[r + 27]),
     };
   }
   return views;
@@ -159,6 +183,10 @@ export class RedisSessionStore implements SessionStore {
   private readonly onRoundTrip: ((ms: number, sessions: number) => void) | undefined;
   private readonly timelineLimits: TimelineLimits;
   private readonly decisionsKey: string;
+  private readonly epochKey: string;
+  private readonly onStateLost: ((lostAt: number) => void) | undefined;
+  /** The epoch as last read (undefined before the first batch). */
+  private epoch: { raw: string; value: Epoch } | undefined;
   /** A second connection for blocking reads of the decisions index (followDecisions), made on first use. */
   private follower: Redis | undefined;
   private closed = false;
@@ -170,6 +198,8 @@ export class RedisSessionStore implements SessionStore {
     this.onRoundTrip = options.onRoundTrip;
     this.timelineLimits = options.timeline ?? DEFAULT_TIMELINE_LIMITS;
     this.decisionsKey = decisionsIndexKey(this.prefix);
+    this.epochKey = epochKey(this.prefix);
+    this.onStateLost = options.onStateLost;
     this.client = client;
     registerScripts(client);
   }
@@ -190,6 +220,8 @@ export class RedisSessionStore implements SessionStore {
     const { idleTtlMs, dedupeCap, maxDistinct, maxRing } = this.limits;
     const pipeline = this.client.pipeline();
     const commands = pipeline as unknown as ScriptCommands;
+    // The epoch rides along: gone means the state was lost (see checkEpoch).
+    pipeline.get(this.epochKey);
     for (const [sessionId, indexes] of bySession) {
       const { win, ev, evq } = this.keys(sessionId);
       const args: (string | number)[] = [idleTtlMs, dedupeCap, maxDistinct, maxRing];
@@ -207,15 +239,18 @@ export class RedisSessionStore implements SessionStore {
     const ms = performance.now() - started;
     this.lastRoundTripMs = ms;
     this.onRoundTrip?.(ms, bySession.size);
-    if (!results || results.length !== bySession.size) {
+    if (!results || results.length !== bySession.size + 1) {
       throw new RiskStreamError('STORE_UNAVAILABLE', 'session store: pipeline returned no results', {
         retriable: true,
       });
     }
+    const [epochErr, epoch] = results[0]!;
+    if (epochErr) throw storeError(epochErr);
+    await this.checkEpoch(epoch as string | null);
 
     const views = new Array<WindowView>(inputs.length);
     const blobs = new Map<string, FingerprintSnapshot>();
-    let k = 0;
+    let k = 1;
     for (const indexes of bySession.values()) {
       const [err, reply] = results[k++]!;
       if (err) throw storeError(err);
@@ -232,6 +267,41 @@ export class RedisSessionStore implements SessionStore {
       });
     }
     return views;
+  }
+
+  /**
+   * Follows the epoch key. Missing on this engine's first batch: a new store (or one that lost its
+   * state while no engine ran, which nothing can tell), so a new epoch without a loss is written.
+   * Missing later: Redis lost its state while the engine ran; the new epoch records when, for every
+   * engine (and a restarted one) to read. Another engine's new epoch is adopted as is.
+   */
+  private async checkEpoch(raw: string | null): Promise<void> {
+    const known = this.epoch;
+    if (raw !== null) {
+      if (raw === known?.raw) return;
+      this.epoch = { raw, value: parseEpoch(raw) };
+      const lost = this.epoch.value.lost;
+      if (known && lost !== null && lost !== known.value.lost) this.onStateLost?.(lost);
+      return;
+    }
+    const now = Date.now();
+    const fresh: Epoch = { id: randomUUID(), created: now, lost: known ? now : null };
+    let current: string | null;
+    try {
+      await this.client.set(this.epochKey, JSON.stringify(fresh), 'NX');
+      current = await this.client.get(this.epochKey);
+    } catch (err) {
+      throw storeError(err);
+    }
+    this.epoch = current === null ? undefined : { raw: current, value: parseEpoch(current) };
+    const lost = this.epoch?.value.lost ?? null;
+    if (known && lost !== null) this.onStateLost?.(lost);
+  }
+
+  /** When the state was found lost, while sessions from before may still turn up (redis.idleTtl). */
+  stateLostAt(): number | null {
+    const lost = this.epoch?.value.lost ?? null;
+    return lost !== null && Date.now() - lost < this.limits.idleTtlMs ? lost : null;
   }
 
   /** The stored window of a session, or null (for tests and debugging). */
@@ -262,7 +332,7 @@ export class RedisSessionStore implements SessionStore {
     const commands = pipeline as unknown as PolicyCommands;
     const ttl = this.limits.idleTtlMs;
     for (const w of batch.policy) commands.savePolicy(this.keys(w.sessionId).pol, w.asOf, w.state, ttl);
-    // By n, the later entry winning, also within one batch (a window that started over reuses n).
+    // By arrival number, the later entry winning, also within one batch.
     const bySession = new Map<string, Map<number, string>>();
     for (const t of timeline) {
       let entries = bySession.get(t.sessionId);

@@ -136,7 +136,9 @@ export function decodeState(packed: Buffer): WindowState {
       `window state: ${packed.length - pos} bytes after the last field`,
     );
   }
-  const [n, first, last, all, sensitive, exports, exported, capped] = num as [number, ...number[]];
+  // Not `exports`: compiled to CommonJS, a local of that name hides the module's exports object
+  // (ID_KINDS below is read as exports.ID_KINDS).
+  const [n, first, last, all, sensitive, exportCount, exported, capped] = num as [number, ...number[]];
   const text = str.map((b) => b.toString('utf8'));
   const ringBytes = str[9]!;
   const ring: RingEntry[] = [];
@@ -157,7 +159,7 @@ export function decodeState(packed: Buffer): WindowState {
     ring,
     all: all!,
     sensitive: sensitive!,
-    exports: exports!,
+    exports: exportCount!,
     exported: exported!,
     capped: capped === 1,
   };
@@ -191,8 +193,8 @@ function windowCounts(ring: readonly RingEntry[], from: number, to: number, own:
   return c;
 }
 
-function counts(all: number, sensitive: number, exports: number, exported: number): WindowCounts {
-  return { all, sensitive, exports, exported };
+function counts(all: number, sensitive: number, exportCount: number, exported: number): WindowCounts {
+  return { all, sensitive, exports: exportCount, exported };
 }
 
 /** A copy that shares nothing mutable with `st` (the fingerprint snapshots are never changed). */
@@ -224,12 +226,14 @@ export function applyToWindow(
 
 /**
  * applyToWindow, changing `st` itself (the stores own their states; this spares a copy of the
- * ring and the sets per event). The view shares no array with the state.
+ * ring and the sets per event). The view shares no array with the state. `arrival` is the
+ * session's count of earlier events (the session entry keeps it); by default the window's.
  */
 export function applyInPlace(
   prior: WindowState | null,
   input: ActionInput,
   limits: WindowLimits,
+  arrival = prior?.n ?? 0,
 ): { state: WindowState | null; view: WindowView } {
   const st = prior ?? emptyState();
   const { ts } = input;
@@ -281,6 +285,7 @@ export function applyInPlace(
     },
     // The ring cap only makes later events' counts lower bounds, so it is not part of this view.
     capped,
+    arrival,
   };
   if (input.logout) return { state: null, view };
 
@@ -319,6 +324,8 @@ export interface SessionEntry {
   state: WindowState | null;
   /** eventId -> the view returned the first time; a Map iterates oldest first. */
   ledger: Map<string, WindowView>;
+  /** Events applied to the session, across windows (WindowView.arrival); kept like the ledger. */
+  arrivals: number;
 }
 
 /**
@@ -336,7 +343,8 @@ export function applyToSession(
   if (stored) return { view: { ...stored, duplicate: true }, fresh: false };
   const st = entry.state;
   const prior = st && st.n > 0 && input.ts - (st.last ?? input.ts) > limits.idleTtlMs ? null : st;
-  const { state, view } = applyInPlace(prior, input, limits);
+  const { state, view } = applyInPlace(prior, input, limits, entry.arrivals);
+  entry.arrivals += 1;
   entry.state = state;
   entry.ledger.set(input.eventId, view);
   while (entry.ledger.size > ledgerCap) entry.ledger.delete(entry.ledger.keys().next().value as string);

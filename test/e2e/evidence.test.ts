@@ -31,10 +31,10 @@ describe('risk-stream evidence export / verify (CLI) on real Kafka and Redis', f
   const records = (file: string) => lines(file).map((l) => JSON.parse(l) as EvidenceRecord);
 
   /** Runs the engine while `work` runs, then stops it with SIGTERM (exit 0). */
-  async function withEngine<T>(work: () => Promise<T>): Promise<T> {
+  async function withEngine<T>(work: (url: string) => Promise<T>): Promise<T> {
     const engine = await startChildEngine({ env });
     try {
-      const out = await work();
+      const out = await work(engine.url);
       assert.equal(await engine.stop(), 0, engine.stderr);
       return out;
     } finally {
@@ -177,7 +177,15 @@ describe('risk-stream evidence export / verify (CLI) on real Kafka and Redis', f
     const last = events.filter((e) => e.session_id === victim.session).at(-1)!;
     // One more action in the terminated session, after the engine restarted.
     const next: SessionAction = { ...last, event_id: `${last.event_id}-after-restart`, ts: last.ts + 1000 };
-    const decided = await withEngine(async () => {
+    const decided = await withEngine(async (url) => {
+      // The built engine reads a window back from Redis for the analyst API (a session not logged out).
+      const open = [...new Map(events.map((e) => [e.session_id, e])).values()].find(
+        (e) => e.action !== 'logout',
+      )!;
+      const res = await fetch(`${url}/v1/sessions/${encodeURIComponent(open.session_id)}`);
+      assert.equal(res.status, 200, await res.clone().text());
+      const view = (await res.json()) as { window: { events: number } | null };
+      assert.equal(view.window?.events, events.filter((e) => e.session_id === open.session_id).length);
       await sb.send(sb.topics.actionsTopic, [next]);
       return sb.decisions(sb.topics.decisionsTopic, (ds) => ds.some((x) => x.event_id === next.event_id));
     });

@@ -63,6 +63,7 @@ export function steadyView(a: SessionAction, overrides: Partial<WindowView> = {}
     fpSeq: ['a', 'a', 'a'],
     counts: { m1: counts(1), m10: counts(5), session: counts(6) },
     capped: false,
+    arrival: 5,
     ...overrides,
   };
 }

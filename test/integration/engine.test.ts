@@ -14,7 +14,15 @@ import { simulate } from '../../src/sim/generate';
 import { sessionKeys } from '../../src/state/keys';
 import { startTestEngine } from '../helpers/engine';
 import { Sandbox } from '../helpers/sandbox';
-import { collect, createTopics, deleteTopics, freePort, sleep, uniqueName } from '../helpers/services';
+import {
+  collect,
+  createTopics,
+  deleteTopics,
+  freePort,
+  sleep,
+  uniqueName,
+  waitUntil,
+} from '../helpers/services';
 
 /** Records no engine may decide on, each with the dead-letter code it must get. */
 function garbage(valid: SessionAction): { value: Buffer | null; code: string }[] {
@@ -292,6 +300,43 @@ describe('engine on a real Kafka broker and a real Redis', function () {
       );
       await sleep(1000);
       await assertCommittedToEnd(rb.settings.kafka.groupId, rb.t.actionsTopic);
+    } finally {
+      await rb.close();
+    }
+  });
+
+  it('after a rebalance each engine reports consumer lag only for the partitions it holds', async () => {
+    const rb = await isolated('lag', 4, { kafka: { sessionTimeout: 10_000 } });
+    const events = rb.traffic(13, 160);
+    const half = Math.floor(events.length / 2);
+    /** The partitions an engine reports a lag for. */
+    const lagged = async (eng: RunningEngine) =>
+      (await eng.metrics.consumerLag.get()).values
+        .filter((v) => v.labels.topic === rb.t.actionsTopic)
+        .map((v) => String(v.labels.partition))
+        .sort();
+    try {
+      const first = await rb.start();
+      await rb.send(events.slice(0, half));
+      await rb.decided(half);
+      assert.ok(
+        await waitUntil(async () => (await lagged(first)).length === 4),
+        'the only engine reports every partition',
+      );
+      const second = await rb.start();
+      const rest = events.slice(half);
+      for (let i = 0; i < 8; i++) {
+        await rb.send(rest.slice((i * rest.length) / 8, ((i + 1) * rest.length) / 8));
+        await sleep(500);
+      }
+      await rb.decided((d) => new Set(d.map((x) => x.event_id)).size >= events.length, 60_000);
+      let seen: string[][] = [];
+      const split = await waitUntil(async () => {
+        seen = [await lagged(first), await lagged(second)];
+        const [a, b] = seen as [string[], string[]];
+        return a.length > 0 && b.length > 0 && a.length + b.length === 4 && a.every((p) => !b.includes(p));
+      });
+      assert.ok(split, `lag series after the rebalance: first ${seen[0]}, second ${seen[1]}`);
     } finally {
       await rb.close();
     }

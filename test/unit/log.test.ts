@@ -114,6 +114,22 @@ describe('log', () => {
     assert.match(text, /"brokers":\["b:9092"\]/);
   });
 
+  it('redacts the Kafka and Redis client settings that hold secrets, as settings and as built client options', () => {
+    const { log, lines } = capture();
+    const saslPassword = 'sasl-setting-pass-0123456789';
+    const redisPassword = 'redis-setting-pass-0123456789';
+    const pem =
+      '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIPRIVATEKEYBYTES\n-----END PRIVATE KEY-----';
+    log.info({ kafka: { saslMechanism: 'scram-sha-256', saslUsername: 'rs', saslPassword } }, 'settings');
+    log.info({ settings: { kafka: { saslPassword }, redis: { username: 'rs', password: redisPassword } } });
+    log.info({ ssl: { key: pem }, sasl: { mechanism: 'plain', username: 'rs', password: saslPassword } });
+    log.info({ options: { tls: { key: pem }, password: redisPassword } }, 'redis client');
+    const text = lines.join('\n');
+    for (const secret of [saslPassword, redisPassword, 'PRIVATEKEYBYTES'])
+      assert.ok(!text.includes(secret), `${secret} leaked:\n${text}`);
+    assert.match(text, /"saslUsername":"rs"/);
+  });
+
   it('leaves ordinary fields alone', () => {
     const { log, lines } = capture();
     log.info({ url: 'http://127.0.0.1:9464', topic: 'decisions', keyFile: 'k.json' }, 'serving');

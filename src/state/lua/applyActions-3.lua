@@ -7,7 +7,9 @@
 
     Input:
       KEYS[1] win   window state, packed (STATE below; decodeState in window.ts reads it)
-      KEYS[2] ev    dedupe ledger hash: eventId -> the view returned the first time (LEDGER below)
+      KEYS[2] ev    dedupe ledger hash: eventId -> the view returned the first time (LEDGER below);
+                    the field '' (never an eventId: ids are not empty) counts the session's events
+                    across windows, for `arrival`
       KEYS[3] evq   ledger order: list of eventIds, oldest first
 
       ARGV[1] idleTtlMs    PEXPIRE set on all three keys after the call; an event more than this
@@ -30,7 +32,8 @@
         prev: -1 = none, 0 = [2], j > 0 = event j's fingerprint, or the string itself,
         seen (bit k-1 set when id kind k was seen before), distinct count of the 6 kinds,
         fpSeq (ids joined by ','), counts m1, m10, session (all, sensitive, exports, exported each),
-        capped (0|1)
+        capped (0|1), arrival (events of the session before this one; unlike n it does not start
+        over with a new window)
       A duplicate's baseline and prev are always strings (from the ledger).
 
   A logout stores its view and deletes `win` (the ledger stays until its TTL); a later event of
@@ -55,8 +58,8 @@ local IN_FIELDS = 11
 local STATE = '<' .. string.rep('d', 18) .. string.rep('i4c0', 10)
 local RING_ENTRY = 32
 local ENTRY = '<dddd'
--- n first last seen distinct[6] counts[12] capped | fpSeq baseline prev
-local LEDGER = '<' .. string.rep('d', 23) .. 'i4c0i4c0i4c0'
+-- n first last seen distinct[6] counts[12] capped arrival | fpSeq baseline prev
+local LEDGER = '<' .. string.rep('d', 24) .. 'i4c0i4c0i4c0'
 
 local idleTtl = tonumber(ARGV[1])
 local dedupeCap = tonumber(ARGV[2])
@@ -127,10 +130,10 @@ local function insert(st, len, k, ts, s01, e01, x)
   st.ring = table.concat(parts)
 end
 
--- Applies the event whose fields start at ARGV[o] (it is event j of this call) to st in place.
--- Returns the state (nil after a logout) and the view: OUT_FIELDS values for the reply, and the
--- ledger entry.
-local function apply(st, o, j)
+-- Applies the event whose fields start at ARGV[o] (it is event j of this call, the session's
+-- arrival-th) to st in place. Returns the state (nil after a logout) and the view: OUT_FIELDS
+-- values for the reply, and the ledger entry.
+local function apply(st, o, j, arrival)
   local ts = tonumber(ARGV[o + 1])
   local flags = tonumber(ARGV[o + 2])
   local s01, e01, logout = flags % 2, floor(flags / 2) % 2, flags >= 4
@@ -182,13 +185,13 @@ local function apply(st, o, j)
     distinct[1], distinct[2], distinct[3], distinct[4], distinct[5], distinct[6], seq,
     1 + hi - lo1, s01 + hs - s1, e01 + he - e1, x + hx - x1,
     1 + hi - lo10, s01 + hs - s10, e01 + he - e10, x + hx - x10,
-    all, sensitive, exports, exported, capped,
+    all, sensitive, exports, exported, capped, arrival,
   }
   local prevBlob = st.n == 0 and '' or st.prev
   local ledger = spack(LEDGER, st.n, first, last, seen,
     distinct[1], distinct[2], distinct[3], distinct[4], distinct[5], distinct[6],
     out[15], out[16], out[17], out[18], out[19], out[20], out[21], out[22],
-    all, sensitive, exports, exported, capped, #seq, seq, #baseBlob, baseBlob, #prevBlob, prevBlob)
+    all, sensitive, exports, exported, capped, arrival, #seq, seq, #baseBlob, baseBlob, #prevBlob, prevBlob)
   if logout then return nil, out, ledger end
 
   local newLast = st.n > 0 and math.max(st.last, ts) or ts
@@ -220,10 +223,10 @@ end
 -- The reply values of a duplicate, from its ledger entry.
 local function replayed(entry)
   local v = { sunpack(LEDGER, entry) }
-  local prev = v[26] == '' and -1 or v[26]
+  local prev = v[27] == '' and -1 or v[27]
   return {
-    1, v[1], v[2], v[3], v[25], prev, v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[24],
-    v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20], v[21], v[22], v[23],
+    1, v[1], v[2], v[3], v[26], prev, v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[25],
+    v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20], v[21], v[22], v[23], v[24],
   }
 end
 
@@ -243,6 +246,7 @@ for i = 1, events, 1000 do
   for k = 1, #part do stored[#stored + 1] = part[k] end
 end
 
+local arrivals = tonumber(rcall('HGET', KEYS[2], '')) or 0
 local raw = rcall('GET', KEYS[1])
 local st = raw and loadState(raw) or nil
 local reply = { st and st.base or '', st and st.prev or '' }
@@ -260,7 +264,8 @@ for j = 1, events do
     local o = 5 + (j - 1) * IN_FIELDS
     if st and st.n > 0 and tonumber(ARGV[o + 1]) - st.last > idleTtl then st = nil end
     local ledger
-    st, out, ledger = apply(st or newState(), o, j)
+    st, out, ledger = apply(st or newState(), o, j, arrivals)
+    arrivals = arrivals + 1
     if st then changed = true else changed, deleted = false, true end
     fresh[id] = ledger
     written[#written + 1] = id
@@ -271,6 +276,8 @@ for j = 1, events do
 end
 
 if #queued > 0 then
+  written[#written + 1] = ''
+  written[#written + 1] = arrivals
   callSliced('HSET', KEYS[2], written, 2000)
   local len = 0
   for i = 1, #queued, 1000 do

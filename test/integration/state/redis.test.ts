@@ -180,7 +180,8 @@ describe('state/redis RedisSessionStore (real Redis)', function () {
       client.pipeline = original;
     }
     assert.equal(queued.length, 1);
-    assert.equal(queued[0], 20);
+    // One script call per session, and the GET of the store's epoch (a lost state shows there).
+    assert.equal(queued[0], 21);
     assert.equal(rounds.length, 1);
     assert.equal(rounds[0]![1], 20);
     assert.equal(store.lastRoundTripMs, rounds[0]![0]);
@@ -199,6 +200,28 @@ describe('state/redis RedisSessionStore (real Redis)', function () {
       assert.ok(ttl > 110_000 && ttl <= 120_000, `${key}: ${ttl}`);
     }
     assert.equal(await client.exists(out.win), 0);
+  });
+
+  it('arrival counts on across a logout (n starts over), in both stores; a duplicate gets its own back', async () => {
+    const base = { ...toActionInput(generate(8, 1, 1)[0]!), logout: false };
+    const [a, lo, b, c] = ['a', 'lo', 'b', 'c'].map((eventId, i) => ({
+      ...base,
+      eventId,
+      ts: base.ts + i * 1000,
+      logout: eventId === 'lo',
+    })) as [ActionInput, ActionInput, ActionInput, ActionInput];
+    for (const store of [makeStore(), new MemorySessionStore()]) {
+      await store.applyBatch([a, lo]);
+      const views = await store.applyBatch([b, lo, c]);
+      assert.deepEqual(
+        views.map((v) => [v.n, v.arrival, v.duplicate]),
+        [
+          [0, 2, false],
+          [1, 1, true],
+          [1, 3, false],
+        ],
+      );
+    }
   });
 
   it("keeps a session's keys in one hash slot, also for ids with braces", async () => {

@@ -122,6 +122,10 @@ describe('cli/diagnose', () => {
       );
       assert.match(r.detail, /^Kafka at b:9093 refused SASL authentication/);
       assert.match(r.fix, /SASL user, password and mechanism/);
+      assert.match(
+        r.fix,
+        /kafka\.saslUsername, kafka\.saslPassword or kafka\.saslPasswordFile, kafka\.saslMechanism/,
+      );
     });
 
     it('no Kafka answer: a TLS or SASL listener, or not Kafka at all', () => {
@@ -132,6 +136,7 @@ describe('cli/diagnose', () => {
       );
       assert.match(r.detail, /^connected to b:9093, but got no Kafka answer within 2000 ms/);
       assert.match(r.fix, /TLS or SASL listener/);
+      assert.match(r.fix, /SSL kafka\.ssl, SASL_PLAINTEXT kafka\.saslMechanism, SASL_SSL both/);
     });
 
     it('not authorized', () => {
@@ -164,6 +169,36 @@ describe('cli/diagnose', () => {
         explainRedisError(new Error('NOAUTH Authentication required.'), 'redis://h:6379', 1000).detail,
         /requires a password/,
       );
+    });
+    it('refused credentials: the fix names the settings they came from, with their variables', () => {
+      const wrong = new Error('WRONGPASS invalid username-password pair');
+      assert.match(
+        explainRedisError(wrong, 'redis://h:6379', 1000, ['redis.username', 'redis.passwordFile']).fix,
+        /^correct redis\.username \(env RISK_STREAM_REDIS_USERNAME\) and redis\.passwordFile \(env RISK_STREAM_REDIS_PASSWORD_FILE\)/,
+      );
+      assert.match(
+        explainRedisError(wrong, 'redis://u:***@h:6379', 1000).fix,
+        /^correct redis\.url \(env RISK_STREAM_REDIS_URL\)/,
+      );
+      assert.match(
+        explainRedisError(new Error('NOAUTH Authentication required.'), 'redis://h:6379', 1000).fix,
+        /^set redis\.password \(env RISK_STREAM_REDIS_PASSWORD\) or redis\.passwordFile/,
+      );
+    });
+    it('a certificate this host does not trust: set redis.tlsCa', () => {
+      for (const code of [
+        'SELF_SIGNED_CERT_IN_CHAIN',
+        'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        'CERT_HAS_EXPIRED',
+      ]) {
+        const r = explainRedisError(
+          errno(code, 'self-signed certificate in certificate chain'),
+          'rediss://h:6380',
+          1000,
+        );
+        assert.match(r.detail, /^cannot reach Redis at rediss:\/\/h:6380 \(its TLS certificate/, code);
+        assert.match(r.fix, /^set redis\.tlsCa \(env RISK_STREAM_REDIS_TLS_CA\)/, code);
+      }
     });
     it('TLS expected or not Redis', () => {
       assert.match(

@@ -129,6 +129,25 @@ describe('evidence/export selectEvidence', () => {
     ]);
   });
 
+  it('keeps one whole version of a chain decided twice (a crash after its records were written)', () => {
+    const bodies = [1, 2, 3].map((n) => evidenceBody('s-1', n));
+    const first = chainOf(bodies);
+    const again = chainOf(bodies.map((b) => ({ ...b, decided_at: b.decided_at + 5000 })));
+    // Every version but the first links to a version of the record before it: picking per seq
+    // would mix the two runs.
+    const out = selectEvidence([...first, ...again], {});
+    assert.deepEqual(out, again);
+    assert.equal(verifyEvidence(jsonLines(out)).ok, true);
+    // The second run cut short after its second record: the third, decided later, continues it.
+    const third = chainEvidence(
+      { chain: again[1]!.chain, seq: 2, hash: again[1]!.hash },
+      { ...bodies[2]!, decided_at: bodies[2]!.decided_at + 9000 },
+    ).record;
+    const mixed = selectEvidence([...first, again[0]!, again[1]!, third], {});
+    assert.deepEqual(mixed, [again[0], again[1], third]);
+    assert.equal(verifyEvidence(jsonLines(mixed)).ok, true);
+  });
+
   it('orders two chains of a session by their start, not by chain id', () => {
     // The later chain's id sorts first, so only the start time can put it second.
     const late = chainOf([

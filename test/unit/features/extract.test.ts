@@ -204,10 +204,10 @@ describe('features/extract', () => {
 
     it("an export against the session's earlier exports; critical actions", () => {
       const a = action({ action: 'export', records: 8_000 });
-      const counts = (exports: number, exported: number) => ({
+      const counts = (exportCount: number, exported: number) => ({
         all: 10,
-        sensitive: exports,
-        exports,
+        sensitive: exportCount,
+        exports: exportCount,
         exported,
       });
       const view = steadyView(a, {

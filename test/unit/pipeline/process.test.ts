@@ -89,6 +89,61 @@ describe('pipeline/process (memory store, the shipped model)', function () {
     assert.deepEqual(strip(afterRedelivery!), strip(withoutRedelivery!));
   });
 
+  it('a redelivered batch: a session terminated before its logout stays terminated after it', async () => {
+    const { events } = simulate({ seed: 5, sessions: 20, attackRate: 0.5, start: Date.UTC(2026, 9, 1) });
+    const first = await pipeline()(events.map((e, i) => raw(JSON.stringify(e), i + 1)));
+    const t = first.decisions.find((d) => d.decision === 'TERMINATE');
+    assert.ok(t, 'the traffic has a terminated session');
+    // The session goes on after a logout: its window starts over (n = 0), its policy state does not.
+    const session = events.filter((e) => e.session_id === t.session_id);
+    const last = session[session.length - 1]!;
+    const more = ['logout', 'view', 'view'].map((action, i) => ({
+      ...last,
+      event_id: `${last.event_id}-after-${i}`,
+      ts: last.ts + (i + 1) * 1000,
+      action,
+    }));
+    const records = [...session, ...more].map((e, i) => raw(JSON.stringify(e), i + 1));
+    const process = pipeline();
+    const once = await process(records);
+    // Delivered again, as after a crash: every event is a duplicate of the window.
+    const again = await process(records);
+    assert.equal(again.duplicates, records.length);
+    const strip = (d: Decision) => ({ ...d, decided_at: 0 });
+    assert.deepEqual(again.decisions.map(strip), once.decisions.map(strip));
+    assert.deepEqual(
+      once.decisions.slice(-2).map((d) => [d.decision, d.policy_rule]),
+      [
+        ['TERMINATE', 'friction.terminated'],
+        ['TERMINATE', 'friction.terminated'],
+      ],
+    );
+  });
+
+  it("a session's timeline keeps its actions in order across a logout (the window starts over)", async () => {
+    const { events } = simulate({ seed: 6, sessions: 1, attackRate: 0, start: Date.UTC(2026, 9, 1) });
+    const last = events[events.length - 1]!;
+    const more = ['logout', 'login', 'view', 'view'].map((action, i) => ({
+      ...last,
+      event_id: `${last.event_id}-after-${i}`,
+      ts: last.ts + (i + 1) * 1000,
+      action,
+    }));
+    const all = [...events, ...more];
+    const store = buildMemoryStore(settings);
+    const process = buildPipeline({ settings, store, model: () => scorer, format: 'json', allowJson: true });
+    const result = await process(all.map((e, i) => raw(JSON.stringify(e), i + 1)));
+    await result.settle?.();
+    const entries = (await store.readTimeline(last.session_id)).map(
+      (j) => JSON.parse(j) as { event_id: string },
+    );
+    const expected = all.slice(-settings.timeline.maxEntries).map((e) => e.event_id);
+    assert.deepEqual(
+      entries.map((e) => e.event_id),
+      expected,
+    );
+  });
+
   it('batches that overlap decide friction in the order they were begun: a later one sees an earlier termination', async () => {
     // Every action looks like an attack; the first batch's model call is slow, so the second
     // batch is scored while the first is not yet through friction control.

@@ -186,9 +186,9 @@ describe('sim/scenarios', () => {
   it('analyst: one fingerprint, exports of a few thousand records at most', () => {
     for (const s of sessionsFor('analyst')) {
       assert.equal(new Set(s.events.map(fingerprint)).size, 1);
-      const exports = s.events.filter((e) => e.action === 'export');
-      assert.ok(exports.length >= 1);
-      assert.ok(exports.every((e) => e.records! >= 100 && e.records! <= 9_000));
+      const exported = s.events.filter((e) => e.action === 'export');
+      assert.ok(exported.length >= 1);
+      assert.ok(exported.every((e) => e.records! >= 100 && e.records! <= 9_000));
     }
   });
 
@@ -270,8 +270,8 @@ describe('sim/scenarios', () => {
       assert.ok(s.events.filter((e) => e.action === 'approve').length >= 4);
     }
     for (const s of sessionsFor('contractor')) {
-      const exports = s.events.filter((e) => e.action === 'export');
-      assert.ok(exports.length >= 1 && exports.every((e) => e.records! <= 2000));
+      const exported = s.events.filter((e) => e.action === 'export');
+      assert.ok(exported.length >= 1 && exported.every((e) => e.records! <= 2000));
       assert.ok(s.events.every((e) => e.principal_type === 'CONTRACTOR'));
     }
     for (const s of sessionsFor('power_user')) {

@@ -13,11 +13,11 @@ function hashedPart(key: string): string {
 describe('state/keys', () => {
   it('builds the keys of a session with its id as hash tag', () => {
     assert.deepEqual(sessionKeys('rs:', 'sess-42'), {
-      win: 'rs:{sess-42}:v2:win',
-      ev: 'rs:{sess-42}:v2:ev',
-      evq: 'rs:{sess-42}:v2:evq',
-      pol: 'rs:{sess-42}:v2:pol',
-      tl: 'rs:{sess-42}:v2:tl',
+      win: 'rs:{sess-42}:v3:win',
+      ev: 'rs:{sess-42}:v3:ev',
+      evq: 'rs:{sess-42}:v3:evq',
+      pol: 'rs:{sess-42}:v3:pol',
+      tl: 'rs:{sess-42}:v3:tl',
     });
   });
 
@@ -34,7 +34,7 @@ describe('state/keys', () => {
   it('hashes ids containing braces (or empty) and marks them outside the tag', () => {
     const sha = createHash('sha1').update('a}b').digest('hex');
     assert.equal(sessionTag('a}b'), `#{${sha}}`);
-    assert.equal(sessionKeys('rs:', 'a}b').win, `rs:#{${sha}}:v2:win`);
+    assert.equal(sessionKeys('rs:', 'a}b').win, `rs:#{${sha}}:v3:win`);
     // a raw id equal to that sha1 gets a different key
     assert.notEqual(sessionKeys('rs:', sha).win, sessionKeys('rs:', 'a}b').win);
     assert.match(sessionTag(''), /^#\{[0-9a-f]{40}\}$/);

@@ -74,6 +74,7 @@ describe('state/window applyToWindow', () => {
       fpSeq: [input.ids.fp],
       counts: { m1: one, m10: one, session: one },
       capped: false,
+      arrival: 0,
     });
     assert.equal(state?.n, 1);
     assert.equal(state?.first, T0);
