@@ -165,8 +165,11 @@ async function main(): Promise<void> {
     engine = spawn(process.execPath, [path.join(ROOT, 'bin/risk-stream.js'), 'run', '--port', String(port)], {
       cwd: ROOT,
       env: {
-        // The engine refuses RISK_STREAM_* variables that are not settings (RISK_STREAM_BENCH_*).
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RISK_STREAM_'))),
+        // Settings from the environment reach the engine (e.g. RISK_STREAM_REDIS_DEDUPE_TTL=2m); the
+        // engine refuses RISK_STREAM_* variables that are not settings (RISK_STREAM_BENCH_*, _TEST_*).
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !/^RISK_STREAM_(BENCH|TEST)_/.test(k)),
+        ),
         RISK_STREAM_KAFKA_BROKERS: o.brokers.join(','),
         RISK_STREAM_KAFKA_ACTIONS_TOPIC: topics.actions,
         RISK_STREAM_KAFKA_DECISIONS_TOPIC: topics.decisions,
@@ -213,6 +216,11 @@ async function main(): Promise<void> {
       }
       max = ((last.n - first!.n) * 1000) / Math.max(1, last.t - first!.t);
       console.log(`soak: maximum ${Math.round(max)} events/s (drained ${backlog.length} actions)`);
+      const settings = Object.keys(process.env).filter((k) => /^RISK_STREAM_(?!BENCH_|TEST_)/.test(k));
+      if (settings.length > 0)
+        console.log(
+          `soak: engine settings from the environment: ${settings.map((k) => `${k}=${process.env[k]}`).join(' ')}`,
+        );
     }
     const rate = o.rate ?? max * o.fraction;
     console.log(

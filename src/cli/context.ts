@@ -106,29 +106,32 @@ export async function connectRedis(redis: Settings['redis'], log: Logger, url?: 
   return client;
 }
 
+/** What both stores take from the settings: the window and ledger limits, the timeline's. */
+function storeOptions(settings: Settings) {
+  const { idleTtl, dedupeCap, dedupeTtl, maxDistinct, maxRing } = settings.redis;
+  const { maxEntries, ttl, maxDecisions } = settings.timeline;
+  return {
+    idleTtlMs: idleTtl,
+    dedupeCap,
+    dedupeTtlMs: dedupeTtl,
+    maxDistinct,
+    maxRing,
+    timeline: { maxEntries, ttlMs: ttl, maxDecisions },
+  };
+}
+
 export function buildRedisStore(client: Redis, settings: Settings, metrics?: Metrics): SessionStore {
   return new RedisSessionStore(client, {
+    ...storeOptions(settings),
     prefix: settings.redis.keyPrefix,
-    idleTtlMs: settings.redis.idleTtl,
-    dedupeCap: settings.redis.dedupeCap,
-    maxDistinct: settings.redis.maxDistinct,
-    maxRing: settings.redis.maxRing,
     onRoundTrip: (ms) => metrics?.redisRoundTrip.observe(ms / 1000),
-    timeline: settings.timeline,
     onStateLost: () => metrics?.stateLost.inc(),
   });
 }
 
 /** The in-memory store; `eventTime` for recorded events replayed faster than they happened. */
 export function buildMemoryStore(settings: Settings, opts: { eventTime?: boolean } = {}): MemorySessionStore {
-  return new MemorySessionStore({
-    idleTtlMs: settings.redis.idleTtl,
-    dedupeCap: settings.redis.dedupeCap,
-    maxDistinct: settings.redis.maxDistinct,
-    maxRing: settings.redis.maxRing,
-    eventTime: opts.eventTime ?? false,
-    timeline: settings.timeline,
-  });
+  return new MemorySessionStore({ ...storeOptions(settings), eventTime: opts.eventTime ?? false });
 }
 
 /** The policy the settings name (`policy.file`), or the built-in one; compiled once per file. */

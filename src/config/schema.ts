@@ -80,6 +80,9 @@ export const settingsSchema = z
         keyPrefix: str('rs:'),
         idleTtl: duration('12h'),
         dedupeCap: int(1000, 10, 100_000),
+        dedupeTtl: duration('1h').describe(
+          "How long a session's dedupe ledger is kept after its last event (a redelivery later than this is applied again)",
+        ),
         maxDistinct: int(64, 4, 10_000),
         maxRing: int(2000, 10, 100_000),
         outage: oneOf(['wait', 'decide'] as const, 'wait').describe(
@@ -136,6 +139,7 @@ export const settingsSchema = z
         maxEntries: int(200, 0, 10_000).describe(
           'Latest actions kept per session for GET /v1/sessions/:id/timeline (0: none kept)',
         ),
+        ttl: duration('1h').describe("A session's timeline is kept this long after its last action"),
         maxDecisions: int(100_000, 0, 10_000_000).describe(
           'Latest non-ALLOW decisions kept for GET /v1/decisions and the live feed (0: none kept)',
         ),

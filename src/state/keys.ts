@@ -18,6 +18,11 @@ export interface SessionKeys {
   ev: string;
   /** Ledger order: eventIds, oldest first, capped at dedupeCap. */
   evq: string;
+  /**
+   * The session's count of events across windows (WindowView.arrival): lives as long as the
+   * window and the policy state (idleTtl), not the ledger (dedupeTtl).
+   */
+  arr: string;
   /** Policy (friction-control) state: `<asOf>|<json>` (savePolicy-1.lua). */
   pol: string;
   /** Timeline: sorted set, score = the event's arrival number, member = the entry (JSON). */
@@ -28,11 +33,17 @@ export interface SessionKeys {
 export interface TimelineLimits {
   /** Latest entries per session (0: none). */
   maxEntries: number;
+  /** How long a session's timeline is kept after its last entry. */
+  ttlMs: number;
   /** Latest non-ALLOW decisions in the index (0: none). */
   maxDecisions: number;
 }
 
-export const DEFAULT_TIMELINE_LIMITS: TimelineLimits = { maxEntries: 200, maxDecisions: 100_000 };
+export const DEFAULT_TIMELINE_LIMITS: TimelineLimits = {
+  maxEntries: 200,
+  ttlMs: 3_600_000,
+  maxDecisions: 100_000,
+};
 
 /** The recent-decisions index: one stream for every engine (not per session). */
 export function decisionsIndexKey(prefix: string): string {
@@ -71,7 +82,14 @@ export function checkKeyPrefix(prefix: string): string {
 /** Keys of one session; all share one hash slot. `prefix` must already be checked. */
 export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
   const base = `${prefix}${sessionTag(sessionId)}:${STATE_FORMAT}`;
-  return { win: `${base}:win`, ev: `${base}:ev`, evq: `${base}:evq`, pol: `${base}:pol`, tl: `${base}:tl` };
+  return {
+    win: `${base}:win`,
+    ev: `${base}:ev`,
+    evq: `${base}:evq`,
+    arr: `${base}:arr`,
+    pol: `${base}:pol`,
+    tl: `${base}:tl`,
+  };
 }
 
 /** Keys of the CAEP outbox (src/caep/outbox.ts). */

@@ -33,10 +33,13 @@ export interface MemoryStoreOptions extends StoreOptions {
 /** After a logout `state` is null: the ledger outlives the window, as in Redis. */
 interface Entry extends SessionEntry {
   expiresAt: number;
+  /** The ledger is forgotten after dedupeTtlMs without an event (the window after idleTtlMs). */
+  ledgerExpiresAt: number;
   /** Policy state (settle): expires with the session. */
   policy?: { asOf: number; state: string };
-  /** Timeline entries by arrival number, oldest first (settle). */
+  /** Timeline entries by arrival number, oldest first (settle), until timelineExpiresAt. */
   timeline?: Map<number, string>;
+  timelineExpiresAt?: number;
 }
 
 /**
@@ -96,6 +99,7 @@ export class MemorySessionStore implements SessionStore {
       let entry = touched.get(input.sessionId);
       if (!entry) {
         entry = this.take(input.sessionId, now);
+        if (entry.ledgerExpiresAt <= now) entry.ledger.clear();
         touched.set(input.sessionId, entry);
       }
       return applyToSession(entry, input, this.limits, this.limits.dedupeCap).view;
@@ -106,10 +110,14 @@ export class MemorySessionStore implements SessionStore {
         const entry = touched.get(input.sessionId) as Entry;
         // + 1: the window starts over only when the gap is more than idleTtlMs.
         entry.expiresAt = Math.max(entry.expiresAt, input.ts + this.limits.idleTtlMs + 1);
+        entry.ledgerExpiresAt = Math.max(entry.ledgerExpiresAt, input.ts + this.limits.dedupeTtlMs + 1);
       }
     }
     for (const [sessionId, entry] of touched) {
-      if (!this.eventTime) entry.expiresAt = now + this.limits.idleTtlMs;
+      if (!this.eventTime) {
+        entry.expiresAt = now + this.limits.idleTtlMs;
+        entry.ledgerExpiresAt = now + this.limits.dedupeTtlMs;
+      }
       this.sessions.set(sessionId, entry);
     }
     while (this.sessions.size > this.maxSessions) {
@@ -131,11 +139,15 @@ export class MemorySessionStore implements SessionStore {
         entry.policy = { asOf: w.asOf, state: w.state };
       }
     }
-    const { maxEntries, maxDecisions } = this.timelineLimits;
+    const { maxEntries, ttlMs, maxDecisions } = this.timelineLimits;
     if (maxEntries > 0) {
       for (const t of batch.timeline) {
         const entry = this.sessions.get(wellFormed(t.sessionId));
         if (!entry) continue;
+        if (!this.eventTime) {
+          if ((entry.timelineExpiresAt ?? Infinity) <= this.now()) entry.timeline = undefined;
+          entry.timelineExpiresAt = this.now() + ttlMs;
+        }
         const tl = (entry.timeline ??= new Map());
         tl.set(t.n, t.entry);
         if (tl.size > maxEntries) {
@@ -164,7 +176,9 @@ export class MemorySessionStore implements SessionStore {
 
   async readTimeline(sessionId: string): Promise<string[]> {
     const entry = this.sessions.get(wellFormed(sessionId));
-    if (!entry?.timeline || (!this.eventTime && entry.expiresAt <= this.now())) return [];
+    const now = this.now();
+    const expired = !this.eventTime && (entry?.expiresAt ?? 0) <= now;
+    if (!entry?.timeline || expired || (entry.timelineExpiresAt ?? Infinity) <= now) return [];
     return [...entry.timeline.entries()].sort(([a], [b]) => a - b).map(([, json]) => json);
   }
 
@@ -214,7 +228,7 @@ export class MemorySessionStore implements SessionStore {
       if (entry.expiresAt > now) return entry;
       this.expirations += 1;
     }
-    return { state: null, ledger: new Map(), arrivals: 0, expiresAt: 0 };
+    return { state: null, ledger: new Map(), arrivals: 0, expiresAt: 0, ledgerExpiresAt: 0 };
   }
 
   /**

@@ -78,7 +78,7 @@ interface PolicyCommands {
   savePolicy(pol: string, asOf: number, state: string, ttlMs: number): ChainableCommander;
 }
 
-/** Values per event in the script's reply (OUT_FIELDS in applyActions-3.lua). */
+/** Values per event in the script's reply (OUT_FIELDS in applyActions-4.lua). */
 const OUT_FIELDS = 28;
 const KIND_BITS = ID_KINDS.map((_, k) => 1 << k);
 
@@ -217,16 +217,16 @@ export class RedisSessionStore implements SessionStore {
       else bySession.set(input.sessionId, [index]);
     });
 
-    const { idleTtlMs, dedupeCap, maxDistinct, maxRing } = this.limits;
+    const { idleTtlMs, dedupeTtlMs, dedupeCap, maxDistinct, maxRing } = this.limits;
     const pipeline = this.client.pipeline();
     const commands = pipeline as unknown as ScriptCommands;
     // The epoch rides along: gone means the state was lost (see checkEpoch).
     pipeline.get(this.epochKey);
     for (const [sessionId, indexes] of bySession) {
-      const { win, ev, evq } = this.keys(sessionId);
-      const args: (string | number)[] = [idleTtlMs, dedupeCap, maxDistinct, maxRing];
+      const { win, ev, evq, arr } = this.keys(sessionId);
+      const args: (string | number)[] = [idleTtlMs, dedupeTtlMs, dedupeCap, maxDistinct, maxRing];
       for (const i of indexes) eventArgs(inputs[i]!, args);
-      commands.applyActions(win, ev, evq, ...args);
+      commands.applyActions(win, ev, evq, arr, ...args);
     }
 
     const started = performance.now();
@@ -324,7 +324,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async settle(batch: SettleBatch): Promise<void> {
-    const { maxEntries, maxDecisions } = this.timelineLimits;
+    const { maxEntries, ttlMs: timelineTtl, maxDecisions } = this.timelineLimits;
     const timeline = maxEntries > 0 ? batch.timeline : [];
     const decisions = maxDecisions > 0 ? batch.decisions : [];
     if (batch.policy.length === 0 && timeline.length === 0 && decisions.length === 0) return;
@@ -345,7 +345,7 @@ export class RedisSessionStore implements SessionStore {
       for (const n of entries.keys()) pipeline.zremrangebyscore(tl, n, n);
       pipeline.zadd(tl, ...[...entries].flat());
       pipeline.zremrangebyrank(tl, 0, -(maxEntries + 1));
-      pipeline.pexpire(tl, ttl);
+      pipeline.pexpire(tl, timelineTtl);
     }
     for (const json of decisions)
       pipeline.xadd(this.decisionsKey, 'MAXLEN', '~', maxDecisions, '*', 'd', json);

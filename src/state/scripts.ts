@@ -51,5 +51,11 @@ export function registerScripts(client: Redis): void {
 
 /** The commands registerScripts adds, as seen on a pipeline. */
 export interface ScriptCommands {
-  applyActions(win: string, ev: string, evq: string, ...args: (string | number)[]): ChainableCommander;
+  applyActions(
+    win: string,
+    ev: string,
+    evq: string,
+    arr: string,
+    ...args: (string | number)[]
+  ): ChainableCommander;
 }

@@ -2,7 +2,7 @@ import type { ActionInput, FingerprintSnapshot, WindowCounts, WindowSummary, Win
 import { RiskStreamError } from '../errors';
 
 /**
- * The session window, in TypeScript. This is the twin of `lua/applyActions-3.lua`: the same state
+ * The session window, in TypeScript. This is the twin of `lua/applyActions-4.lua`: the same state
  * (decodeState reads the packed form Redis stores under the `win` key) and the same view for every
  * input.
  * Change both together; the parity test in test/integration/state checks they agree.
@@ -55,6 +55,8 @@ export interface StoreOptions extends Partial<WindowLimits> {
   idleTtlMs?: number;
   /** Event ids remembered per session for dedupe. @default 1000 */
   dedupeCap?: number;
+  /** The ledger (not the window) is forgotten after this long without an event. @default 1_800_000 */
+  dedupeTtlMs?: number;
 }
 
 export type StoreLimits = Required<StoreOptions>;
@@ -62,6 +64,7 @@ export type StoreLimits = Required<StoreOptions>;
 export const STORE_DEFAULTS: StoreLimits = {
   idleTtlMs: 30 * 60_000,
   dedupeCap: 1000,
+  dedupeTtlMs: 30 * 60_000,
   maxDistinct: 64,
   maxRing: 2000,
 };
@@ -116,7 +119,7 @@ const snapshot = (text: string): FingerprintSnapshot | null =>
   text === '' ? null : (JSON.parse(text) as FingerprintSnapshot);
 
 /**
- * Reads the packed `win` value the Lua script writes (STATE in applyActions-3.lua): 18 little-endian
+ * Reads the packed `win` value the Lua script writes (STATE in applyActions-4.lua): 18 little-endian
  * doubles, then 10 strings each with a 32-bit length. The ring entries hold running totals; this
  * turns them back into each event's own values.
  */

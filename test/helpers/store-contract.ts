@@ -127,7 +127,7 @@ export function investigationContract(
   });
 
   it(`${name}: the timeline is capped at maxEntries, keeping the newest; maxEntries 0 keeps none`, async () => {
-    const store = make({ timeline: { maxEntries: 3, maxDecisions: 10 } });
+    const store = make({ timeline: { maxEntries: 3, ttlMs: 3_600_000, maxDecisions: 10 } });
     await touch(store, 's1');
     const entries = (ns: number[]) => ns.map((n) => ({ sessionId: 's1', n, entry: `e${n}` }));
     await store.settle({ ...EMPTY, timeline: entries([1, 2]) });
@@ -136,7 +136,7 @@ export function investigationContract(
     await store.settle({ ...EMPTY, timeline: entries([1]) });
     assert.deepEqual(await store.readTimeline('s1'), ['e3', 'e4', 'e5'], 'an older entry falls off at once');
 
-    const none = make({ timeline: { maxEntries: 0, maxDecisions: 10 } });
+    const none = make({ timeline: { maxEntries: 0, ttlMs: 3_600_000, maxDecisions: 10 } });
     await touch(none, 's1');
     await none.settle({
       policy: [{ sessionId: 's1', asOf: 1, state: 'P' }],
@@ -198,8 +198,21 @@ export function investigationContract(
     assert.equal(new Set(cursors).size, 7);
   });
 
+  it(`${name}: the timeline is forgotten timeline.ttl after its last entry`, async () => {
+    const store = make({ timeline: { maxEntries: 10, ttlMs: 300, maxDecisions: 10 } });
+    await touch(store, 's1');
+    const entry = (n: number) => ({ sessionId: 's1', n, entry: `e${n}` });
+    await store.settle({ ...EMPTY, timeline: [entry(1)] });
+    await new Promise((r) => setTimeout(r, 200));
+    await store.settle({ ...EMPTY, timeline: [entry(2)] });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await store.readTimeline('s1'), ['e1', 'e2'], 'each entry restarts the clock');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(await store.readTimeline('s1'), []);
+  });
+
   it(`${name}: the decisions index is capped at about maxDecisions, keeping the newest`, async () => {
-    const store = make({ timeline: { maxEntries: 10, maxDecisions: 10 } });
+    const store = make({ timeline: { maxEntries: 10, ttlMs: 3_600_000, maxDecisions: 10 } });
     for (let i = 1; i <= 250; i += 25) await settleDecisions(store, i, i + 24);
     const kept = ids(await readAll(store));
     const slack = (await traits.decisionsSlack?.()) ?? 0;
@@ -212,7 +225,7 @@ export function investigationContract(
         .map((i) => `d${i}`),
     );
 
-    const none = make({ timeline: { maxEntries: 10, maxDecisions: 0 } });
+    const none = make({ timeline: { maxEntries: 10, ttlMs: 3_600_000, maxDecisions: 0 } });
     await settleDecisions(none, 1, 3);
     assert.deepEqual(await none.readDecisions(null, 10), []);
   });

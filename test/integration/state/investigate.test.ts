@@ -66,13 +66,18 @@ describe('state/redis RedisSessionStore: the analyst API contract (real Redis)',
     assert.equal((await store.readDecisions(null, 100)).length, 8);
   });
 
-  it('redis: the timeline and policy keys get the idle TTL', async () => {
-    const store = makeStore({ idleTtlMs: 90_000 });
+  it('redis: the policy key gets the idle TTL, the timeline timeline.ttl', async () => {
+    const store = makeStore({
+      idleTtlMs: 90_000,
+      timeline: { maxEntries: 10, ttlMs: 40_000, maxDecisions: 10 },
+    });
     await store.applyBatch([toActionInput(action({ session_id: 'a' }))]);
     await store.settle(batch());
-    for (const key of [store.keys('a').tl, store.keys('a').pol, store.keys('c').tl]) {
+    const keys = [store.keys('a').pol, store.keys('a').tl, store.keys('c').tl];
+    for (const [i, key] of keys.entries()) {
       const ttl = await client.pttl(key);
-      assert.ok(ttl > 80_000 && ttl <= 90_000, `${key}: ${ttl}`);
+      const max = i === 0 ? 90_000 : 40_000;
+      assert.ok(ttl > max - 10_000 && ttl <= max, `${key}: ${ttl}`);
     }
     const { expiresInMs } = await store.readSession('a');
     assert.ok(expiresInMs !== null && expiresInMs > 80_000 && expiresInMs <= 90_000, `${expiresInMs}`);

@@ -187,19 +187,40 @@ describe('state/redis RedisSessionStore (real Redis)', function () {
     assert.equal(store.lastRoundTripMs, rounds[0]![0]);
   });
 
-  it('sets the idle TTL on every key; logout deletes the window and keeps the ledger', async () => {
-    const store = makeStore({ idleTtlMs: 120_000 });
+  it('sets the idle TTL on the window and the count, the dedupe TTL on the ledger; logout deletes the window only', async () => {
+    const store = makeStore({ idleTtlMs: 120_000, dedupeTtlMs: 30_000 });
     const base = { ...toActionInput(generate(4, 1, 1)[0]!), logout: false };
     const a = { ...base, sessionId: 'gone', eventId: 'a' };
     const b = { ...base, sessionId: 'live', eventId: 'b' };
     await store.applyBatch([a, { ...a, eventId: 'lo', logout: true }, b]);
     const live = store.keys(b.sessionId);
     const out = store.keys(a.sessionId);
-    for (const key of [live.win, live.ev, live.evq, out.ev, out.evq]) {
-      const ttl = await client.pttl(key);
-      assert.ok(ttl > 110_000 && ttl <= 120_000, `${key}: ${ttl}`);
-    }
+    const within = async (keys: string[], ms: number) => {
+      for (const key of keys) {
+        const ttl = await client.pttl(key);
+        assert.ok(ttl > ms - 10_000 && ttl <= ms, `${key}: ${ttl}`);
+      }
+    };
+    await within([live.win, live.arr, out.arr], 120_000);
+    await within([live.ev, live.evq, out.ev, out.evq], 30_000);
     assert.equal(await client.exists(out.win), 0);
+    // A batch of duplicates only (a redelivery) refreshes every TTL too.
+    await client.pexpire(live.arr, 60_000);
+    await store.applyBatch([b]);
+    await within([live.win, live.arr], 120_000);
+  });
+
+  it('a session whose ledger expired keeps counting arrivals (the friction state stays ordered)', async () => {
+    const store = makeStore({ dedupeTtlMs: 1_000 });
+    const base = { ...toActionInput(generate(9, 1, 1)[0]!), logout: false };
+    const [a, b] = ['a', 'b'].map((eventId, i) => ({ ...base, eventId, ts: base.ts + i * 1000 }));
+    const [first] = await store.applyBatch([a!]);
+    const keys = store.keys(base.sessionId);
+    await client.del(keys.ev, keys.evq); // as its TTL would
+    const [second] = await store.applyBatch([b!]);
+    assert.equal(first!.arrival, 0);
+    assert.equal(second!.arrival, 1);
+    assert.equal(second!.n, 1);
   });
 
   it('arrival counts on across a logout (n starts over), in both stores; a duplicate gets its own back', async () => {
@@ -252,6 +273,7 @@ describe('state/redis RedisSessionStore (real Redis)', function () {
     const keys = store.keys(a.sessionId);
     const snapshot = async () => [
       await client.get(keys.win),
+      await client.get(keys.arr),
       await client.hgetall(keys.ev),
       await client.lrange(keys.evq, 0, -1),
     ];
@@ -319,7 +341,7 @@ describe('state/scripts', () => {
     const root = join(__dirname, '..', '..', '..');
     assert.equal(luaDir(join(root, 'dist', 'src', 'state')), join(root, 'src', 'state', 'lua'));
     const scripts = loadScripts().map((s) => `${s.name}-${s.numberOfKeys}`);
-    for (const expected of ['applyActions-3', 'savePolicy-1'])
+    for (const expected of ['applyActions-4', 'savePolicy-1'])
       assert.ok(scripts.includes(expected), expected);
   });
 });

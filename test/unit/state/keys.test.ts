@@ -16,6 +16,7 @@ describe('state/keys', () => {
       win: 'rs:{sess-42}:v3:win',
       ev: 'rs:{sess-42}:v3:ev',
       evq: 'rs:{sess-42}:v3:evq',
+      arr: 'rs:{sess-42}:v3:arr',
       pol: 'rs:{sess-42}:v3:pol',
       tl: 'rs:{sess-42}:v3:tl',
     });
@@ -25,7 +26,7 @@ describe('state/keys', () => {
   for (const id of awkward) {
     it(`keeps the keys of session id ${JSON.stringify(id)} in one slot, distinct from other ids`, () => {
       const keys = sessionKeys('rs:', id);
-      const parts = [keys.win, keys.ev, keys.evq, keys.pol].map(hashedPart);
+      const parts = [keys.win, keys.ev, keys.evq, keys.arr, keys.pol, keys.tl].map(hashedPart);
       assert.equal(new Set(parts).size, 1, `hashed parts differ: ${parts.join(' | ')}`);
       assert.ok(!['win', 'ev', 'evq'].some((suffix) => parts[0]!.endsWith(suffix)));
     });

@@ -7,17 +7,17 @@
 
     Input:
       KEYS[1] win   window state, packed (STATE below; decodeState in window.ts reads it)
-      KEYS[2] ev    dedupe ledger hash: eventId -> the view returned the first time (LEDGER below);
-                    the field '' (never an eventId: ids are not empty) counts the session's events
-                    across windows, for `arrival`
+      KEYS[2] ev    dedupe ledger hash: eventId -> the view returned the first time (LEDGER below)
       KEYS[3] evq   ledger order: list of eventIds, oldest first
+      KEYS[4] arr   the session's count of events across windows, for `arrival`
 
-      ARGV[1] idleTtlMs    PEXPIRE set on all three keys after the call; an event more than this
+      ARGV[1] idleTtlMs    PEXPIRE set on win and arr after the call; an event more than this
                            after the session's last one (event time) starts a new window
-      ARGV[2] dedupeCap    eventIds remembered in the ledger
-      ARGV[3] maxDistinct  cap of each distinct-id set
-      ARGV[4] maxRing      cap of the recent-event ring
-      ARGV[5..] per event, in order, IN_FIELDS fields:
+      ARGV[2] dedupeTtlMs  PEXPIRE set on ev and evq: the ledger is forgotten sooner than the window
+      ARGV[3] dedupeCap    eventIds remembered in the ledger
+      ARGV[4] maxDistinct  cap of each distinct-id set
+      ARGV[5] maxRing      cap of the recent-event ring
+      ARGV[6..] per event, in order, IN_FIELDS fields:
         eventId, ts, flags (1 sensitive + 2 export + 4 logout), records exported,
         fingerprint (an opaque string: the caller's encoding of the snapshot),
         then the ids fp, ua, ja4, dev, asn, country, each wrapped in commas (',id,'; an id
@@ -36,8 +36,8 @@
         over with a new window)
       A duplicate's baseline and prev are always strings (from the ledger).
 
-  A logout stores its view and deletes `win` (the ledger stays until its TTL); a later event of
-  the session starts a new window.
+  A logout stores its view and deletes `win` (the ledger and the count stay until their TTLs); a
+  later event of the session starts a new window.
 
   The ring holds the events of the last 10 minutes sorted by ts (a late event is inserted in
   place, after events with the same ts), as RING_ENTRY-byte entries: ts and the session's running
@@ -61,10 +61,12 @@ local ENTRY = '<dddd'
 -- n first last seen distinct[6] counts[12] capped arrival | fpSeq baseline prev
 local LEDGER = '<' .. string.rep('d', 24) .. 'i4c0i4c0i4c0'
 
+local ARGS = 5
 local idleTtl = tonumber(ARGV[1])
-local dedupeCap = tonumber(ARGV[2])
-local maxDistinct = tonumber(ARGV[3])
-local maxRing = tonumber(ARGV[4])
+local dedupeTtl = tonumber(ARGV[2])
+local dedupeCap = tonumber(ARGV[3])
+local maxDistinct = tonumber(ARGV[4])
+local maxRing = tonumber(ARGV[5])
 
 local function newState()
   return { n = 0, first = 0, last = 0, all = 0, sensitive = 0, exports = 0, exported = 0, capped = 0,
@@ -237,16 +239,16 @@ local function callSliced(cmd, key, args, step)
   end
 end
 
-local events = (#ARGV - 4) / IN_FIELDS
+local events = (#ARGV - ARGS) / IN_FIELDS
 local ids = {}
-for j = 1, events do ids[j] = ARGV[5 + (j - 1) * IN_FIELDS] end
+for j = 1, events do ids[j] = ARGV[ARGS + 1 + (j - 1) * IN_FIELDS] end
 local stored = {}
 for i = 1, events, 1000 do
   local part = rcall('HMGET', KEYS[2], unpack(ids, i, math.min(i + 999, events)))
   for k = 1, #part do stored[#stored + 1] = part[k] end
 end
 
-local arrivals = tonumber(rcall('HGET', KEYS[2], '')) or 0
+local arrivals = tonumber(rcall('GET', KEYS[4])) or 0
 local raw = rcall('GET', KEYS[1])
 local st = raw and loadState(raw) or nil
 local reply = { st and st.base or '', st and st.prev or '' }
@@ -261,7 +263,7 @@ for j = 1, events do
   else
     -- Idle expiry in event time, so the window does not depend on when (or how fast) events are
     -- processed: replay of a recorded day and the live engine see the same sessions expire.
-    local o = 5 + (j - 1) * IN_FIELDS
+    local o = ARGS + 1 + (j - 1) * IN_FIELDS
     if st and st.n > 0 and tonumber(ARGV[o + 1]) - st.last > idleTtl then st = nil end
     local ledger
     st, out, ledger = apply(st or newState(), o, j, arrivals)
@@ -276,8 +278,7 @@ for j = 1, events do
 end
 
 if #queued > 0 then
-  written[#written + 1] = ''
-  written[#written + 1] = arrivals
+  rcall('SET', KEYS[4], arrivals, 'PX', idleTtl)
   callSliced('HSET', KEYS[2], written, 2000)
   local len = 0
   for i = 1, #queued, 1000 do
@@ -290,6 +291,7 @@ if st then
 elseif deleted then
   rcall('DEL', KEYS[1])
 end
-rcall('PEXPIRE', KEYS[2], idleTtl)
-rcall('PEXPIRE', KEYS[3], idleTtl)
+rcall('PEXPIRE', KEYS[2], dedupeTtl)
+rcall('PEXPIRE', KEYS[3], dedupeTtl)
+if #queued == 0 then rcall('PEXPIRE', KEYS[4], idleTtl) end
 return reply
