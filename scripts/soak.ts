@@ -110,6 +110,8 @@ interface Window {
   max_ms: number;
   rss_mb: number;
   heap_mb: number;
+  /** Lowest heap sampled in the window. */
+  heap_floor_mb: number;
   redis_mb: number;
   lag: number;
 }
@@ -276,8 +278,19 @@ async function main(): Promise<void> {
     const windows: Window[] = [];
     const t0 = Date.now();
     console.log(
-      '  t(s)   sent/s  decided/s   p50 ms   p95 ms   p99 ms   max ms   rss MB  heap MB  redis MB     lag',
+      '  t(s)   sent/s  decided/s   p50 ms   p95 ms   p99 ms   max ms   rss MB  heap MB floor MB  redis MB     lag',
     );
+    // The heap between two windows, sampled every 2 s: its lowest value (just after a collection)
+    // follows what the engine keeps; a single sample mostly shows where the GC sawtooth was.
+    let heapFloor = Infinity;
+    const sampling = setInterval(() => {
+      scrape()
+        .then((text) => {
+          const heap = sample(text, 'riskstream_process_nodejs_heap_size_used_bytes');
+          if (heap !== null) heapFloor = Math.min(heapFloor, heap / 1e6);
+        })
+        .catch(() => undefined);
+    }, 2000);
     while (Date.now() - t0 < o.duration) {
       await sleep(o.window - ((Date.now() - t0) % o.window));
       const text = await scrape();
@@ -293,18 +306,21 @@ async function main(): Promise<void> {
         max_ms: sorted[sorted.length - 1] ?? NaN,
         rss_mb: (sample(text, 'riskstream_process_process_resident_memory_bytes') ?? NaN) / 1e6,
         heap_mb: (sample(text, 'riskstream_process_nodejs_heap_size_used_bytes') ?? NaN) / 1e6,
+        heap_floor_mb: heapFloor,
         redis_mb: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN) / 1e6,
         lag: sentAt.size,
       };
       windows.push(w);
+      heapFloor = Infinity;
       latencies = [];
       sentInWindow = 0;
       decidedInWindow = 0;
       const f = (v: number, width: number, digits = 0) => v.toFixed(digits).padStart(width);
       console.log(
-        `${f(w.t_s, 6)} ${f(w.sent_per_s, 8)} ${f(w.decided_per_s, 10)} ${f(w.p50_ms, 8, 1)} ${f(w.p95_ms, 8, 1)} ${f(w.p99_ms, 8, 1)} ${f(w.max_ms, 8)} ${f(w.rss_mb, 8, 1)} ${f(w.heap_mb, 8, 1)} ${f(w.redis_mb, 9, 1)} ${f(w.lag, 7)}`,
+        `${f(w.t_s, 6)} ${f(w.sent_per_s, 8)} ${f(w.decided_per_s, 10)} ${f(w.p50_ms, 8, 1)} ${f(w.p95_ms, 8, 1)} ${f(w.p99_ms, 8, 1)} ${f(w.max_ms, 8)} ${f(w.rss_mb, 8, 1)} ${f(w.heap_mb, 8, 1)} ${f(w.heap_floor_mb, 8, 1)} ${f(w.redis_mb, 9, 1)} ${f(w.lag, 7)}`,
       );
     }
+    clearInterval(sampling);
     stop = true;
     await traffic.return?.(undefined);
     await producing;
@@ -344,6 +360,7 @@ async function main(): Promise<void> {
       windows,
       trends: {
         heap_mb: trend('heap_mb'),
+        heap_floor_mb: trend('heap_floor_mb'),
         rss_mb: trend('rss_mb'),
         p50_ms: trend('p50_ms'),
         p99_ms: trend('p99_ms'),
@@ -357,6 +374,7 @@ async function main(): Promise<void> {
       `  ${name.padEnd(8)} mean ${x.mean.toFixed(1)} ${unit}, trend ${x.per_10_min >= 0 ? '+' : ''}${x.per_10_min.toFixed(2)} ${unit} per 10 min`;
     console.log('soak: trends after the first window (least-squares slope)');
     console.log(line('heap', t.heap_mb, 'MB'));
+    console.log(line('heap low', t.heap_floor_mb, 'MB'));
     console.log(line('rss', t.rss_mb, 'MB'));
     console.log(line('p50', t.p50_ms, 'ms'));
     console.log(line('p99', t.p99_ms, 'ms'));
