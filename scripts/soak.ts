@@ -82,6 +82,16 @@ function sample(text: string, name: string, labels = ''): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Seconds the engine spent in garbage collection so far (every kind). */
+function gcSeconds(text: string): number {
+  let total = 0;
+  for (const m of text.matchAll(
+    /^riskstream_process_nodejs_gc_duration_seconds_sum\{[^}]*\} ([0-9.eE+-]+)$/gm,
+  ))
+    total += Number(m[1]);
+  return total;
+}
+
 const pct = (sorted: number[], p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
@@ -114,6 +124,10 @@ interface Window {
   heap_floor_mb: number;
   redis_mb: number;
   lag: number;
+  /** Engine time in garbage collection per second of the window (all kinds), ms. */
+  gc_ms_per_s: number;
+  /** This load generator's own heap (its pauses show up in the measured latency), MB. */
+  generator_heap_mb: number;
 }
 
 async function main(): Promise<void> {
@@ -278,11 +292,12 @@ async function main(): Promise<void> {
     const windows: Window[] = [];
     const t0 = Date.now();
     console.log(
-      '  t(s)   sent/s  decided/s   p50 ms   p95 ms   p99 ms   max ms   rss MB  heap MB floor MB  redis MB     lag',
+      '  t(s)   sent/s  decided/s   p50 ms   p95 ms   p99 ms   max ms   rss MB  heap MB floor MB  redis MB     lag  gc ms/s  gen MB',
     );
     // The heap between two windows, sampled every 2 s: its lowest value (just after a collection)
     // follows what the engine keeps; a single sample mostly shows where the GC sawtooth was.
     let heapFloor = Infinity;
+    let gcBefore = gcSeconds(await scrape());
     const sampling = setInterval(() => {
       scrape()
         .then((text) => {
@@ -309,15 +324,18 @@ async function main(): Promise<void> {
         heap_floor_mb: heapFloor,
         redis_mb: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN) / 1e6,
         lag: sentAt.size,
+        gc_ms_per_s: ((gcSeconds(text) - gcBefore) * 1e6) / o.window,
+        generator_heap_mb: process.memoryUsage().heapUsed / 1e6,
       };
       windows.push(w);
       heapFloor = Infinity;
+      gcBefore = gcSeconds(text);
       latencies = [];
       sentInWindow = 0;
       decidedInWindow = 0;
       const f = (v: number, width: number, digits = 0) => v.toFixed(digits).padStart(width);
       console.log(
-        `${f(w.t_s, 6)} ${f(w.sent_per_s, 8)} ${f(w.decided_per_s, 10)} ${f(w.p50_ms, 8, 1)} ${f(w.p95_ms, 8, 1)} ${f(w.p99_ms, 8, 1)} ${f(w.max_ms, 8)} ${f(w.rss_mb, 8, 1)} ${f(w.heap_mb, 8, 1)} ${f(w.heap_floor_mb, 8, 1)} ${f(w.redis_mb, 9, 1)} ${f(w.lag, 7)}`,
+        `${f(w.t_s, 6)} ${f(w.sent_per_s, 8)} ${f(w.decided_per_s, 10)} ${f(w.p50_ms, 8, 1)} ${f(w.p95_ms, 8, 1)} ${f(w.p99_ms, 8, 1)} ${f(w.max_ms, 8)} ${f(w.rss_mb, 8, 1)} ${f(w.heap_mb, 8, 1)} ${f(w.heap_floor_mb, 8, 1)} ${f(w.redis_mb, 9, 1)} ${f(w.lag, 7)} ${f(w.gc_ms_per_s, 8, 1)} ${f(w.generator_heap_mb, 7, 1)}`,
       );
     }
     clearInterval(sampling);
@@ -327,21 +345,25 @@ async function main(): Promise<void> {
     await sleep(2000);
     await collector.disconnect();
 
-    // Trends after the first window (warm-up): change per 10 minutes and over the whole soak.
+    // Trends after the first window (warm-up), and over the second half alone (bounded caches and
+    // TTLs have filled by then): change per 10 minutes.
     const steady = windows.slice(1);
-    const xs = steady.map((w) => w.t_s / 60);
+    const late = windows.slice(Math.floor(windows.length / 2));
+    const per10 = (ws: Window[], key: keyof Window) =>
+      slope(
+        ws.map((w) => w.t_s / 60),
+        ws.map((w) => w[key]),
+      ) * 10;
     const trend = (key: keyof Window) => {
-      const per10 =
-        slope(
-          xs,
-          steady.map((w) => w[key]),
-        ) * 10;
       const values = steady.map((w) => w[key]);
+      const mean = (vs: number[]) => vs.reduce((a, b) => a + b, 0) / Math.max(1, vs.length);
       return {
-        mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length),
+        mean: mean(values),
         first: values[0],
         last: values[values.length - 1],
-        per_10_min: per10,
+        per_10_min: per10(steady, key),
+        second_half_mean: mean(late.map((w) => w[key])),
+        second_half_per_10_min: per10(late, key),
       };
     };
     const result = {
@@ -365,13 +387,17 @@ async function main(): Promise<void> {
         p50_ms: trend('p50_ms'),
         p99_ms: trend('p99_ms'),
         redis_mb: trend('redis_mb'),
+        gc_ms_per_s: trend('gc_ms_per_s'),
+        generator_heap_mb: trend('generator_heap_mb'),
       },
     };
     fs.mkdirSync(path.dirname(o.out), { recursive: true });
     fs.writeFileSync(o.out, JSON.stringify(result, null, 2));
     const t = result.trends;
-    const line = (name: string, x: { mean: number; per_10_min: number }, unit: string) =>
-      `  ${name.padEnd(8)} mean ${x.mean.toFixed(1)} ${unit}, trend ${x.per_10_min >= 0 ? '+' : ''}${x.per_10_min.toFixed(2)} ${unit} per 10 min`;
+    const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}`;
+    const line = (name: string, x: ReturnType<typeof trend>, unit: string) =>
+      `  ${name.padEnd(10)} mean ${x.mean.toFixed(1)} ${unit}, trend ${signed(x.per_10_min)} ${unit} per 10 min;` +
+      ` second half: mean ${x.second_half_mean.toFixed(1)} ${unit}, trend ${signed(x.second_half_per_10_min)} ${unit} per 10 min`;
     console.log('soak: trends after the first window (least-squares slope)');
     console.log(line('heap', t.heap_mb, 'MB'));
     console.log(line('heap low', t.heap_floor_mb, 'MB'));
@@ -379,6 +405,8 @@ async function main(): Promise<void> {
     console.log(line('p50', t.p50_ms, 'ms'));
     console.log(line('p99', t.p99_ms, 'ms'));
     console.log(line('redis', t.redis_mb, 'MB'));
+    console.log(line('gc', t.gc_ms_per_s, 'ms/s'));
+    console.log(line('generator', t.generator_heap_mb, 'MB'));
     console.log(
       `soak: events sent and not decided at the end: ${sentAt.size}; results in ${path.relative(ROOT, o.out)}`,
     );
