@@ -2,7 +2,7 @@ import type { ActionInput, Decision, SessionAction } from '../contract';
 import type { CompiledPolicy } from '../policy/compile';
 import { decideWithoutState, type PolicyOutcome } from '../policy/decide';
 import type { FrictionState, Origin } from '../policy/friction';
-import { decisionId } from './ids';
+import { decisionHeader, decisionId } from './ids';
 import type { StoreOutage } from './outage';
 
 export interface DegradedContext {
@@ -45,13 +45,7 @@ export function decideDegraded(
       const t = policy.friction.terminatedStaysTerminated ? known?.terminated : null;
       const outcome: PolicyOutcome = decideWithoutState(action, policy);
       decision = {
-        decision_id: id,
-        event_id: action.event_id,
-        session_id: action.session_id,
-        user_id: action.user_id,
-        app: action.app,
-        event_ts: action.ts,
-        decided_at: ctx.decidedAt,
+        ...decisionHeader(action, id, ctx.decidedAt),
         decision: t ? 'TERMINATE' : outcome.decision,
         score: t ? t.score : 0,
         model_version: t ? t.model : ctx.modelVersion,

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { Decision, SessionAction } from '../contract';
 
 const DECISION_NAMESPACE = 'risk-stream/decision/v1:';
 
@@ -14,4 +15,21 @@ export function nameUuid(name: string): string {
   h[8] = ((h[8] as number) & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/** The fields of a decision that come from its action, its id (decisionId) and when it was made. */
+export function decisionHeader(
+  action: SessionAction,
+  id: string,
+  decidedAt: number,
+): Pick<Decision, 'decision_id' | 'event_id' | 'session_id' | 'user_id' | 'app' | 'event_ts' | 'decided_at'> {
+  return {
+    decision_id: id,
+    event_id: action.event_id,
+    session_id: action.session_id,
+    user_id: action.user_id,
+    app: action.app,
+    event_ts: action.ts,
+    decided_at: decidedAt,
+  };
 }

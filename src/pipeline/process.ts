@@ -25,7 +25,7 @@ import {
 import { SENSITIVITIES, type Sensitivity } from '../policy/schema';
 import { toActionInput } from '../state/input';
 import { decideDegraded } from './degraded';
-import { decisionId, nameUuid } from './ids';
+import { decisionHeader, decisionId, nameUuid } from './ids';
 import { storeUnavailable, type DegradedEntry, type StoreOutage } from './outage';
 
 /** What the pipeline needs of a model: one batched call to score, one to explain. */
@@ -337,13 +337,7 @@ export function createPipeline(deps: PipelineDeps) {
       const decision: Decision = recorded
         ? recorded.decision
         : {
-            decision_id: id,
-            event_id: action.event_id,
-            session_id: action.session_id,
-            user_id: action.user_id,
-            app: action.app,
-            event_ts: action.ts,
-            decided_at: decidedAt,
+            ...decisionHeader(action, id, decidedAt),
             decision: f.decision,
             score: f.terminated ? f.terminated.score : (f.score ?? round4(scores[i] as number)),
             model_version: f.terminated ? f.terminated.model : model.version,

@@ -16,7 +16,7 @@ import { silentLogger } from '../../src/log';
 import type { Scorer } from '../../src/model/scorer';
 import type { Outcome, ProcessBatch } from '../../src/pipeline/process';
 import { startTestEngine } from '../helpers/engine';
-import { action } from '../helpers/fixtures';
+import { action, lineRecord } from '../helpers/fixtures';
 import { AWKWARD_IDS, hostileStream, prng, type HostileRecord } from '../helpers/hostile';
 import { Sandbox } from '../helpers/sandbox';
 import { collect, deleteTopics, uniqueName, waitUntil } from '../helpers/services';
@@ -218,18 +218,7 @@ describe('hostile input (fuzz): nothing crashes, leaks or is lost', function () 
       assert.equal(tally.decided + tally.dead, total, 'one outcome per record');
       assert.equal(tally.decided, tally.valid + tally.mutatedDecided);
       assert.equal(tally.huge, ROUNDS / HUGE_EVERY);
-      for (const code of [
-        'EMPTY',
-        'UNDECODABLE',
-        'UNKNOWN_SCHEMA_ID',
-        'SCHEMA_MISMATCH',
-        'INVALID_JSON',
-        'MISSING_FIELD',
-        'WRONG_TYPE',
-        'INVALID_VALUE',
-        'OVERSIZED',
-        'TS_OUT_OF_RANGE',
-      ])
+      for (const code of DEAD_LETTER_CODES)
         assert.ok((tally.deadByReason.get(code) ?? 0) > 0, `no ${code} in the mix`);
 
       // Memory: after the warm-up (every session's state at its caps), live heap must stay flat.
@@ -271,24 +260,22 @@ describe('hostile input (fuzz): nothing crashes, leaks or is lost', function () 
           allowJson: true,
         });
         const hostile = { user_agent: 'curl/8.5.0', asn: 16509, country: 'RO', ip: '185.220.101.4' };
-        const raws = [0, 1, 2].map((i) => ({
-          value: encodeAction(
-            action({
-              event_id: `lone-${i}`,
-              ts: Date.now() - 1000 + i,
-              session_id: sessionId,
-              action: i === 2 ? 'permission_change' : 'view',
-              client: i === 2 ? hostile : {},
-            }),
-            'json',
+        const raws = [0, 1, 2].map((i) =>
+          lineRecord(
+            encodeAction(
+              action({
+                event_id: `lone-${i}`,
+                ts: Date.now() - 1000 + i,
+                session_id: sessionId,
+                action: i === 2 ? 'permission_change' : 'view',
+                client: i === 2 ? hostile : {},
+              }),
+              'json',
+            ),
+            i + 1,
+            'fuzz',
           ),
-          key: null,
-          source: 'fuzz',
-          partition: null,
-          offset: null,
-          line: i + 1,
-          receivedAt: Date.now(),
-        }));
+        );
         const result = await process(raws);
         await result.settle?.();
         assert.equal(result.decisions.length, 3);

@@ -13,7 +13,7 @@ import { builtinPolicy } from '../../src/policy/compile';
 import { parseFriction } from '../../src/policy/friction';
 import { decisionsIndexKey, sessionKeys, type SessionKeys } from '../../src/state/keys';
 import { decodeState } from '../../src/state/window';
-import { action } from '../helpers/fixtures';
+import { action, lineRecord } from '../helpers/fixtures';
 import { REDIS_URL, deleteKeys, testRedis, uniqueName } from '../helpers/services';
 
 /**
@@ -114,15 +114,7 @@ describe('per-session state under a million distinct fingerprints (real Redis)',
     for (let from = 0; from < EVENTS; from += BATCH) {
       const raws: RawRecord[] = [];
       for (let i = from; i < from + BATCH; i++) {
-        raws.push({
-          value: encodeAction(event(i, t0), 'json'),
-          key: null,
-          source: 'caps',
-          partition: null,
-          offset: null,
-          line: i + 1,
-          receivedAt: Date.now(),
-        });
+        raws.push(lineRecord(encodeAction(event(i, t0), 'json'), i + 1, 'caps'));
       }
       const result = await process(raws);
       await result.settle?.();
@@ -221,15 +213,7 @@ describe('per-session state under a million distinct fingerprints (real Redis)',
             accept_language: 'l'.repeat(256),
           },
         });
-        raws.push({
-          value: encodeAction(a, 'json'),
-          key: null,
-          source: 'caps',
-          partition: null,
-          offset: null,
-          line: i + 1,
-          receivedAt: Date.now(),
-        });
+        raws.push(lineRecord(encodeAction(a, 'json'), i + 1, 'caps'));
       }
       const result = await process(raws);
       await result.settle?.();

@@ -1,4 +1,4 @@
-import type { SessionAction, WindowView } from '../../src/contract';
+import type { RawRecord, SessionAction, WindowView } from '../../src/contract';
 
 let counter = 0;
 
@@ -65,5 +65,18 @@ export function steadyView(a: SessionAction, overrides: Partial<WindowView> = {}
     capped: false,
     arrival: 5,
     ...overrides,
+  };
+}
+
+/** A record as a file or the inline API hands it to the pipeline: no key, partition or offset. */
+export function lineRecord(value: Buffer | string | null, line: number | null, source = 'test'): RawRecord {
+  return {
+    value: typeof value === 'string' ? Buffer.from(value) : value,
+    key: null,
+    source,
+    partition: null,
+    offset: null,
+    line,
+    receivedAt: Date.now(),
   };
 }

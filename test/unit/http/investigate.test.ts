@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildMemoryStore, buildModel, buildPipeline } from '../../../src/cli/context';
 import { loadSettings } from '../../../src/config/load';
-import type { ClientInfo, Decision, DecisionType, EvidenceRecord, RawRecord } from '../../../src/contract';
+import type { ClientInfo, Decision, DecisionType, EvidenceRecord } from '../../../src/contract';
 import { registerInvestigationRoutes, type InvestigateDeps } from '../../../src/http/investigate';
 import { silentLogger } from '../../../src/log';
 import type { Scorer } from '../../../src/model/scorer';
 import type { MemorySessionStore } from '../../../src/state/memory';
-import { action } from '../../helpers/fixtures';
+import { action, lineRecord } from '../../helpers/fixtures';
 import { ATTACKER } from '../../helpers/evaluate';
 
 /**
@@ -88,15 +88,7 @@ async function world(scorer: Scorer, opts: { maxEntries?: number; api?: Partial<
       ts: T0 + ++tick * 1000,
       client: step.client ?? HOME,
     });
-    const raw: RawRecord = {
-      value: Buffer.from(JSON.stringify(a)),
-      key: null,
-      source: 'test',
-      partition: null,
-      offset: null,
-      line: 1,
-      receivedAt: Date.now(),
-    };
+    const raw = lineRecord(JSON.stringify(a), 1);
     const result = await process([raw]);
     await result.settle?.();
     return { decision: result.decisions[0]!, evidence: result.evidence ?? [] };

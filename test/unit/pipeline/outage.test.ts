@@ -10,7 +10,7 @@ import type { Scorer } from '../../../src/model/scorer';
 import { createBatchHandler } from '../../../src/pipeline/handler';
 import { StoreOutage } from '../../../src/pipeline/outage';
 import type { MemorySessionStore } from '../../../src/state/memory';
-import { action } from '../../helpers/fixtures';
+import { action, lineRecord } from '../../helpers/fixtures';
 
 const down = () =>
   new RiskStreamError('STORE_UNAVAILABLE', 'session store unavailable: down', { retriable: true });
@@ -52,15 +52,7 @@ class FlakyStore implements SessionStore {
   }
 }
 
-const raw = (a: SessionAction): RawRecord => ({
-  value: Buffer.from(JSON.stringify(a)),
-  key: null,
-  source: 'test',
-  partition: null,
-  offset: null,
-  line: null,
-  receivedAt: Date.now(),
-});
+const raw = (a: SessionAction): RawRecord => lineRecord(JSON.stringify(a), null);
 
 describe('pipeline/outage: deciding without the store, the catch-up, lost state', function () {
   this.timeout(60_000);

@@ -3,20 +3,13 @@ import { buildMemoryStore, buildModel, buildPipeline } from '../../../src/cli/co
 import { loadSettings } from '../../../src/config/load';
 import type { Decision, RawRecord } from '../../../src/contract';
 import { silentLogger } from '../../../src/log';
+import { lineRecord } from '../../helpers/fixtures';
 import { createMetrics } from '../../../src/metrics/metrics';
 import { createBatchHandler } from '../../../src/pipeline/handler';
 import type { Scorer } from '../../../src/model/scorer';
 import { simulate } from '../../../src/sim/generate';
 
-const raw = (value: string | null, line: number): RawRecord => ({
-  value: value === null ? null : Buffer.from(value),
-  key: null,
-  source: 'test',
-  partition: null,
-  offset: null,
-  line,
-  receivedAt: Date.now(),
-});
+const raw = (value: string | null, line: number): RawRecord => lineRecord(value, line);
 
 describe('pipeline/process (memory store, the shipped model)', function () {
   this.timeout(60_000);
