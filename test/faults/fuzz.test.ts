@@ -16,8 +16,8 @@ import { silentLogger } from '../../src/log';
 import type { Scorer } from '../../src/model/scorer';
 import type { Outcome, ProcessBatch } from '../../src/pipeline/process';
 import { startTestEngine } from '../helpers/engine';
-import { action, lineRecord } from '../helpers/fixtures';
-import { AWKWARD_IDS, hostileStream, prng, type HostileRecord } from '../helpers/hostile';
+import { action, lineRecord, prng } from '../helpers/fixtures';
+import { AWKWARD_IDS, hostileStream, type HostileRecord } from '../helpers/hostile';
 import { Sandbox } from '../helpers/sandbox';
 import { collect, deleteTopics, uniqueName, waitUntil } from '../helpers/services';
 

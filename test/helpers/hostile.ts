@@ -3,6 +3,7 @@ import type { DeadLetterCode, PrincipalType, SessionAction } from '../../src/con
 import { PRINCIPAL_TYPES } from '../../src/contract';
 import { encodeAction, encodeDeadLetter, encodeDecision } from '../../src/emit/encode';
 import { defaultRegistry } from '../../src/ingest/schemas';
+import { prng } from './fixtures';
 
 /**
  * Hostile input for the fault tests: a seeded stream of records as a transport hands them over
@@ -40,17 +41,6 @@ export interface HostileOptions {
   sessions?: number;
   /** Leave out kinds whose outcome cannot be told in advance (bit flips). @default false */
   exact?: boolean;
-}
-
-/** mulberry32: small, fast, and the same sequence on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Session ids that are valid but awkward: bidi overrides, zero-width, lone surrogates, Redis key syntax. */

@@ -15,22 +15,13 @@ import type { RedisStoreOptions } from '../../../src/state/redis';
 import { RedisSessionStore } from '../../../src/state/redis';
 import { loadScripts, luaDir } from '../../../src/state/scripts';
 import type { StoreOptions } from '../../../src/state/window';
+import { prng } from '../../helpers/fixtures';
+import { REDIS_URL } from '../../helpers/services';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped dependency of ioredis
 const keySlot = require('cluster-key-slot') as (key: string) => number;
 
-const REDIS_URL = process.env.RISK_STREAM_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const T0 = 1_700_000_000_000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ACTIONS = ['view', 'view', 'view', 'search', 'export', 'approve', 'config_change', 'custom_thing'];
 const UAS = [

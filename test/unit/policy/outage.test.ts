@@ -137,7 +137,7 @@ describe('policy/outage: answers without state, and after the state was lost', (
     it('a redelivered copy of an answer made without state gets that answer again, not a score', () => {
       const a = action({ session_id: 's-deg', action: 'export', records: 3 });
       const o = decideWithoutState(a, P);
-      const recorded = recordDecided(null, {
+      const entry = {
         eventId: a.event_id,
         plain: true,
         ts: a.ts,
@@ -147,21 +147,12 @@ describe('policy/outage: answers without state, and after the state was lost', (
         reasons: o.policyReasons,
         score: 0,
         origin: 'stream',
-      });
+      } as const;
+      const recorded = recordDecided(null, entry);
       assert.deepEqual(recorded.next?.withoutState, [a.event_id]);
       assert.equal(recorded.next?.asOf, 7);
       assert.equal(recorded.repeat, false);
-      const twice = recordDecided(recorded.next, {
-        eventId: a.event_id,
-        plain: true,
-        ts: a.ts,
-        n: 7,
-        decision: o.decision,
-        rule: o.rule,
-        reasons: o.policyReasons,
-        score: 0,
-        origin: 'stream',
-      });
+      const twice = recordDecided(recorded.next, entry);
       assert.equal(twice.repeat, true);
       assert.equal(twice.next, null);
 
